@@ -1,0 +1,24 @@
+"""transformer_course: the readable reference implementation behind the course's notebooks.
+
+Modules, in the order the course teaches them: utils (device, seeds), masks, attention,
+multihead, positional, block (LayerNorm, feed-forward, residual sub-layers, encoder layer),
+encoder_decoder (decoder layer, stacks, the full Transformer).
+"""
+
+from .utils import get_device, seed_everything
+from .masks import causal_mask, padding_mask, target_mask
+from .attention import scaled_dot_product_attention
+from .multihead import MultiHeadAttention, merge_heads, split_heads
+from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, sinusoidal_encoding
+from .block import EncoderLayer, FeedForward, LayerNorm, SublayerConnection
+from .encoder_decoder import Decoder, DecoderLayer, Embedding, Encoder, Transformer
+
+__all__ = [
+    "get_device", "seed_everything",
+    "causal_mask", "padding_mask", "target_mask",
+    "scaled_dot_product_attention",
+    "MultiHeadAttention", "split_heads", "merge_heads",
+    "sinusoidal_encoding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
+    "LayerNorm", "FeedForward", "SublayerConnection", "EncoderLayer",
+    "DecoderLayer", "Encoder", "Decoder", "Embedding", "Transformer",
+]

@@ -1,0 +1,173 @@
+"""The decoder layer, the encoder and decoder stacks, and the full encoder-decoder Transformer.
+
+Masks are bool, True = may attend, broadcastable to (batch, n_heads, q_len, k_len):
+src_mask is usually padding_mask(src) (B, 1, 1, S); tgt_mask is target_mask(tgt) (B, 1, T, T).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .block import (EncoderLayer, FeedForward, LayerNorm, SublayerConnection, _activation_name,
+                    _check_torch_layer, _copy_ff_and_norms)
+from .multihead import MultiHeadAttention
+from .positional import SinusoidalPositionalEncoding
+from .utils import check_rank
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention to the encoder's memory, feed-forward; each residual.
+
+    x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model).
+    tgt_mask for self-attention (B, 1, T, T); src_mask for cross-attention (B, 1, 1, S).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
+                 norm_first: bool = False, activation: str = "relu"):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
+        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
+        self.self_attn_sublayer = SublayerConnection(d_model, dropout, norm_first)
+        self.cross_attn_sublayer = SublayerConnection(d_model, dropout, norm_first)
+        self.ff_sublayer = SublayerConnection(d_model, dropout, norm_first)
+
+    def forward(self, x, memory, src_mask=None, tgt_mask=None) -> torch.Tensor:
+        x = self.self_attn_sublayer(x, lambda x: self.self_attn(x, x, x, tgt_mask))
+        # queries from the target, keys and values from the source: this is where translation happens
+        x = self.cross_attn_sublayer(x, lambda x: self.cross_attn(x, memory, memory, src_mask))
+        return self.ff_sublayer(x, self.feed_forward)
+
+    @classmethod
+    def from_torch(cls, layer: nn.TransformerDecoderLayer) -> "DecoderLayer":
+        """A DecoderLayer with the weights and settings of a `torch.nn.TransformerDecoderLayer`."""
+        _check_torch_layer(layer)
+        ours = cls(layer.self_attn.embed_dim, layer.self_attn.num_heads, layer.linear1.out_features,
+                   layer.dropout.p, layer.norm_first, _activation_name(layer))
+        ours.self_attn = MultiHeadAttention.from_torch(layer.self_attn)
+        ours.cross_attn = MultiHeadAttention.from_torch(layer.multihead_attn)
+        _copy_ff_and_norms(ours.feed_forward,
+                           [ours.self_attn_sublayer, ours.cross_attn_sublayer, ours.ff_sublayer],
+                           layer, [layer.norm1, layer.norm2, layer.norm3])
+        return ours.to(layer.linear1.weight.device)
+
+
+class Encoder(nn.Module):
+    """n_layers EncoderLayers, then an optional final LayerNorm (needed with pre-LN): (B, S, d) -> (B, S, d)."""
+
+    def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
+                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)
+        )
+        self.norm = LayerNorm(d_model) if (norm_first if final_norm is None else final_norm) else None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.norm(x) if self.norm is not None else x
+
+    @classmethod
+    def from_torch(cls, encoder: nn.TransformerEncoder) -> "Encoder":
+        """An Encoder with the weights of a `torch.nn.TransformerEncoder` (its layers and optional norm)."""
+        ours = cls(0, encoder.layers[0].self_attn.embed_dim, 1, 1, final_norm=encoder.norm is not None)
+        ours.layers = nn.ModuleList(EncoderLayer.from_torch(layer) for layer in encoder.layers)
+        if encoder.norm is not None:
+            ours.norm.load_state_dict(encoder.norm.state_dict())
+            ours.norm.eps = encoder.norm.eps
+        return ours.to(encoder.layers[0].linear1.weight.device)
+
+
+class Decoder(nn.Module):
+    """n_layers DecoderLayers, then an optional final LayerNorm: x (B, T, d), memory (B, S, d) -> (B, T, d)."""
+
+    def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
+                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)
+        )
+        self.norm = LayerNorm(d_model) if (norm_first if final_norm is None else final_norm) else None
+
+    def forward(self, x, memory, src_mask=None, tgt_mask=None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, memory, src_mask, tgt_mask)
+        return self.norm(x) if self.norm is not None else x
+
+    @classmethod
+    def from_torch(cls, decoder: nn.TransformerDecoder) -> "Decoder":
+        """A Decoder with the weights of a `torch.nn.TransformerDecoder` (its layers and optional norm)."""
+        ours = cls(0, decoder.layers[0].self_attn.embed_dim, 1, 1, final_norm=decoder.norm is not None)
+        ours.layers = nn.ModuleList(DecoderLayer.from_torch(layer) for layer in decoder.layers)
+        if decoder.norm is not None:
+            ours.norm.load_state_dict(decoder.norm.state_dict())
+            ours.norm.eps = decoder.norm.eps
+        return ours.to(decoder.layers[0].linear1.weight.device)
+
+
+class Embedding(nn.Module):
+    """Token ids (B, L) -> vectors (B, L, d_model), scaled by sqrt(d_model) as in the paper."""
+
+    def __init__(self, vocab_size: int, d_model: int, name: str = "token ids"):
+        super().__init__()
+        self.vocab_size, self.d_model, self.name = vocab_size, d_model, name
+        self.lut = nn.Embedding(vocab_size, d_model)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        check_rank(tokens, 2, "(batch, seq_len) of token ids", self.name)
+        if tokens.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"{self.name} must be integer token ids, got dtype {tokens.dtype}")
+        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
+            bad = tokens[(tokens < 0) | (tokens >= self.vocab_size)][0].item()
+            raise ValueError(
+                f"{self.name} contain id {bad}, outside the vocabulary of size {self.vocab_size} "
+                f"(valid ids are 0..{self.vocab_size - 1})"
+            )
+        return self.lut(tokens) * math.sqrt(self.d_model)
+
+
+class Transformer(nn.Module):
+    """The encoder-decoder of "Attention Is All You Need".
+
+    forward(src (B, S) ids, tgt (B, T) ids, src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T)) -> logits (B, T, tgt_vocab).
+    For generation use encode() once and decode() per step.
+    """
+
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 512, n_heads: int = 8,
+                 n_layers: int = 6, d_ff: int = 2048, dropout: float = 0.1, max_len: int = 5000,
+                 norm_first: bool = False, activation: str = "relu", n_decoder_layers: int | None = None,
+                 final_norm: bool | None = None):
+        super().__init__()
+        self.d_model = d_model
+        self.src_embed = Embedding(src_vocab_size, d_model, "source token ids")
+        self.tgt_embed = Embedding(tgt_vocab_size, d_model, "target token ids")
+        self.pos_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
+        stack = dict(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout,
+                     norm_first=norm_first, activation=activation, final_norm=final_norm)
+        self.encoder = Encoder(n_layers, **stack)
+        self.decoder = Decoder(n_layers if n_decoder_layers is None else n_decoder_layers, **stack)
+        self.generator = nn.Linear(d_model, tgt_vocab_size)  # the unembedding: d_model -> vocabulary logits
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """src (B, S) ids -> memory (B, S, d_model)."""
+        return self.encoder(self.pos_encoding(self.src_embed(src)), src_mask)
+
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
+               tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """tgt (B, T) ids, memory (B, S, d_model) -> next-token logits (B, T, tgt_vocab)."""
+        if memory.shape[0] != tgt.shape[0]:
+            raise ValueError(f"tgt has batch size {tgt.shape[0]} but memory has {memory.shape[0]}")
+        x = self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory, src_mask, tgt_mask)
+        return self.generator(x)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
+        if src.dim() == 2 and tgt.dim() == 2 and src.shape[0] != tgt.shape[0]:
+            raise ValueError(f"src has batch size {src.shape[0]} but tgt has {tgt.shape[0]}")
+        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)

@@ -1,0 +1,80 @@
+"""Multi-head attention: n_heads small attentions side by side, concatenated and mixed by W_O."""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from .attention import scaled_dot_product_attention
+from .utils import check_last_dim, check_rank
+
+
+def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """(batch, seq_len, d_model) -> (batch, n_heads, seq_len, d_k), with d_k = d_model // n_heads."""
+    return rearrange(x, "b s (h d) -> b h s d", h=n_heads)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(batch, n_heads, seq_len, d_k) -> (batch, seq_len, n_heads * d_k): the heads concatenated."""
+    return rearrange(x, "b h s d -> b s (h d)")
+
+
+class MultiHeadAttention(nn.Module):
+    """MultiHead(Q, K, V) = Concat(head_1..head_h) W_O, head_i = Attention(Q W_Q_i, K W_K_i, V W_V_i).
+
+    forward(query (B, q_len, d_model), key (B, k_len, d_model), value (B, k_len, d_model),
+            mask bool broadcastable to (B, n_heads, q_len, k_len), True = may attend)
+    -> (B, q_len, d_model). The weights of the last call stay in `self.attn_weights` (B, n_heads, q_len, k_len).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if d_model % n_heads != 0:
+            raise ValueError(
+                f"d_model={d_model} is not divisible by n_heads={n_heads}: "
+                f"each head gets d_k = d_model / n_heads dimensions, so pick e.g. n_heads in "
+                f"{[h for h in range(1, min(d_model, 16) + 1) if d_model % h == 0]}"
+            )
+        self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
+        self.w_q = nn.Linear(d_model, d_model)  # all heads' W_Q_i side by side
+        self.w_k = nn.Linear(d_model, d_model)
+        self.w_v = nn.Linear(d_model, d_model)
+        self.w_o = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.attn_weights: torch.Tensor | None = None
+
+    def forward(self, query, key, value, mask: torch.Tensor | None = None) -> torch.Tensor:
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            check_rank(x, 3, "(batch, seq_len, d_model)", name)
+            check_last_dim(x, self.d_model, name)
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(
+                f"key has length {key.shape[1]} but value has length {value.shape[1]}: they must match"
+            )
+        if not (query.shape[0] == key.shape[0] == value.shape[0]):
+            raise ValueError(
+                f"batch sizes differ: query {query.shape[0]}, key {key.shape[0]}, value {value.shape[0]}"
+            )
+        q = split_heads(self.w_q(query), self.n_heads)  # (B, h, q_len, d_k)
+        k = split_heads(self.w_k(key), self.n_heads)  # (B, h, k_len, d_k)
+        v = split_heads(self.w_v(value), self.n_heads)  # (B, h, k_len, d_k)
+        out, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, h, q_len, d_k)
+        self.attn_weights = weights.detach()
+        return self.w_o(merge_heads(out))  # (B, q_len, d_model)
+
+    @classmethod
+    def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":
+        """A MultiHeadAttention with the weights of a `torch.nn.MultiheadAttention` (batch_first or not)."""
+        if not mha._qkv_same_embed_dim or mha.in_proj_bias is None:
+            raise ValueError("from_torch supports nn.MultiheadAttention with kdim = vdim = embed_dim and bias=True")
+        ours = cls(mha.embed_dim, mha.num_heads, dropout=mha.dropout)
+        w_q, w_k, w_v = mha.in_proj_weight.detach().chunk(3)
+        b_q, b_k, b_v = mha.in_proj_bias.detach().chunk(3)
+        with torch.no_grad():
+            for lin, w, b in ((ours.w_q, w_q, b_q), (ours.w_k, w_k, b_k), (ours.w_v, w_v, b_v)):
+                lin.weight.copy_(w)
+                lin.bias.copy_(b)
+            ours.w_o.weight.copy_(mha.out_proj.weight)
+            ours.w_o.bias.copy_(mha.out_proj.bias)
+        return ours.to(mha.in_proj_weight.device)

@@ -1,0 +1,58 @@
+"""Device choice, seeding and the input checks every module shares."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+DEVICE_ENV_VAR = "TRANSFORMER_COURSE_DEVICE"
+
+
+def get_device() -> torch.device:
+    """The device the course runs on: $TRANSFORMER_COURSE_DEVICE if set, else CUDA, else Apple MPS, else CPU."""
+    forced = os.environ.get(DEVICE_ENV_VAR, "").strip()
+    if forced:
+        try:
+            device = torch.device(forced)
+        except RuntimeError as err:
+            raise ValueError(
+                f"{DEVICE_ENV_VAR}={forced!r} is not a device torch knows; use e.g. 'cpu', 'cuda' or 'mps'"
+            ) from err
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"{DEVICE_ENV_VAR}={forced!r} asks for CUDA, but torch sees no CUDA GPU here")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"{DEVICE_ENV_VAR}={forced!r} asks for MPS, but this machine has no Apple GPU")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and every GPU) so a run repeats."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS generators
+
+
+def check_last_dim(x: torch.Tensor, d_model: int, name: str) -> None:
+    """Raise a ValueError unless `x` is (..., d_model)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() == 0 or x.shape[-1] != d_model:
+        raise ValueError(
+            f"{name} has shape {tuple(x.shape)} but its last dimension must be d_model={d_model}"
+        )
+
+
+def check_rank(x: torch.Tensor, rank: int, layout: str, name: str) -> None:
+    """Raise a ValueError unless `x` has `rank` dimensions, named by `layout` (e.g. '(batch, seq_len, d_model)')."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != rank:
+        raise ValueError(f"{name} has shape {tuple(x.shape)} but must be {rank}-D: {layout}")
