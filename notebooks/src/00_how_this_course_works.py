@@ -1,0 +1,341 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · How this course works
+#
+# **Exercises are stubs you fill in; a check right below tells you at once
+# whether you got it right and, if not, what is wrong.**
+#
+# This notebook shows that loop on three small tensor-shape exercises, the
+# kind of shape bookkeeping every later notebook relies on. Nothing about
+# transformers yet: the point is to get fluent with the tools first.
+
+# %% [markdown] tags=["exercise_only"]
+# *This is the exercise notebook. The same notebook with every exercise filled
+# in is in `notebooks/solutions/`; look there only when you are stuck.*
+
+# %% [markdown] tags=["solution_only"]
+# *This is the solution notebook: every exercise is filled in. The notebook to
+# work in is the one in `notebooks/`, with the same name.*
+
+# %% [markdown]
+# ## The loop of every exercise
+#
+# ```mermaid
+# flowchart LR
+#     stub["exercise cell:<br/>a stub you fill in"] --> check{"check cell<br/>right below"}
+#     check -->|right| ok["✔ name: correct<br/>your version is used"]
+#     check -->|wrong| bad["✘ what is wrong<br/>(shape, axis, scale, ...)"]
+#     check -->|still a stub| todo["… not done yet<br/>the reference is used"]
+#     bad -->|fix it, run both cells again| stub
+# ```
+#
+# (If the diagram does not render: a stub goes into a check; the check says
+# *correct*, says *what is wrong*, or says *not done yet*.)
+#
+# Each exercise has:
+#
+# - **a heading with difficulty and time**, e.g. *Exercise 1 · ★☆☆ · about 2
+#   minutes*. Three stars means "take your time, it is the heart of the notebook";
+# - **a stub**: a function (or class) whose body is
+#   `# YOUR CODE HERE` and `raise NotImplementedError`. Replace both lines;
+# - **hints, folded away**. Click *Hint* to open one only when you want it;
+# - **a check cell right below**, like
+#   `mean_over_positions = checks.warmup.check_mean_over_positions(mean_over_positions)`.
+#   It runs your code on several seeded inputs (batch of 1, length 1, square
+#   and non-square shapes, ...) and compares with the reference implementation
+#   in the `transformer_course` package.
+
+# %% [markdown]
+# ## Three things that make it safe to experiment
+#
+# **Run All always finishes.** A check on an untouched stub prints
+# `… name: not done yet — the reference implementation is used from here on`
+# and hands back the reference, so every later cell still runs. You can skip
+# an exercise and come back to it.
+#
+# **Strict mode for when you want to be held to it.** Set the environment
+# variable `TRANSFORMER_COURSE_STRICT=1` (for example
+# `TRANSFORMER_COURSE_STRICT=1 jupyter lab`, or in your own CI running
+# `pytest --nbval-lax notebooks/`) and an unfinished exercise fails with
+# `ExerciseNotDone` instead.
+#
+# **Your work is never overwritten.** The notebooks are generated from
+# `notebooks/src/*.py` by
+#
+# ```
+# python -m transformer_course.build
+# ```
+#
+# Each notebook records a fingerprint of the cells it was generated with. If
+# you have edited a notebook, the build refuses to touch it and says so;
+# `--force` regenerates it, but only after copying your version to
+# `notebooks/backup/`. A notebook you only *ran* (outputs, no edits) is simply
+# regenerated.
+
+# %% [markdown]
+# ## Setup: imports and the device
+#
+# `transformer_course` is the package that holds the reference implementation
+# of everything the course teaches, and `transformer_course.checks` the checks.
+
+# %%
+import torch
+from einops import rearrange
+
+import transformer_course as tc
+from transformer_course import checks
+
+# %% [markdown]
+# The device is chosen once, for the whole course: a CUDA GPU if there is one,
+# then an Apple GPU, else the CPU. Set `TRANSFORMER_COURSE_DEVICE=cpu` (or
+# `cuda`, `mps`) to force one. Seeding makes every run repeat exactly.
+# Everything in the course runs in well under a minute per notebook on a
+# 2-core CPU, so no GPU is needed.
+
+# %% tags=["nbval-ignore-output"]
+device = tc.get_device()
+tc.seed_everything(0)
+print(f"running on: {device}")
+
+# %% [markdown]
+# ## Warm-up: reading shapes
+#
+# In this course a tensor's shape is always named, in this order:
+#
+# | axis | name | meaning |
+# |---|---|---|
+# | 0 | `batch` | independent sequences processed together |
+# | 1 | `seq_len` | positions (tokens) in a sequence |
+# | 2 | `d_model` | numbers describing one token |
+#
+# So a batch of 2 sentences, 3 tokens each, each token a vector of 4 numbers,
+# is a tensor of shape `(2, 3, 4)`:
+
+# %%
+x = torch.arange(24.0).reshape(2, 3, 4)  # (batch=2, seq_len=3, d_model=4)
+print(x.shape)
+print(x[0])  # the first sentence: 3 tokens x 4 numbers
+
+# %% [markdown]
+# ### Exercise 1 · ★☆☆ · about 2 minutes: average over positions
+#
+# A simple summary of a whole sequence is the mean of its token vectors.
+# For each sequence $b$ with $T$ = `seq_len` positions,
+#
+# $$\bar{x}_{b} = \frac{1}{T} \sum_{t=1}^{T} x_{b,t} \qquad (\text{shape } (\text{batch}, d_\text{model})).$$
+#
+# Write `mean_over_positions(x)`: `(batch, seq_len, d_model)` → `(batch, d_model)`.
+#
+# <details><summary>Hint</summary>
+#
+# Reductions such as `x.sum(dim=...)` and `x.mean(dim=...)` take the axis to
+# remove. Which axis is `seq_len`?
+#
+# </details>
+
+# %%
+def mean_over_positions(x: torch.Tensor) -> torch.Tensor:
+    """(batch, seq_len, d_model) -> (batch, d_model): the mean of each sequence's token vectors."""
+    ### BEGIN SOLUTION
+    return x.mean(dim=1)
+    ### END SOLUTION
+
+
+# %%
+mean_over_positions = checks.warmup.check_mean_over_positions(mean_over_positions)
+
+# %% [markdown]
+# ### What a failed check looks like
+#
+# Here is a deliberately wrong version that averages over the last axis. A
+# check normally stops the notebook with its message; this cell catches the
+# failure only to show you the message without stopping "Run All".
+
+# %%
+def mean_over_wrong_axis(x):
+    return x.mean(dim=-1)
+
+
+try:
+    checks.warmup.check_mean_over_positions(mean_over_wrong_axis)
+except checks.CheckFailed as failure:
+    print("✘", failure)
+
+# %% [markdown]
+# The message names the function, says what is wrong in words, and which
+# input it was tested on. Most checks in the course know the usual mistakes
+# (softmax over the wrong axis, a missing $1/\sqrt{d_k}$, a mask with the wrong
+# polarity, ...) and name them; for anything else they say where the largest
+# difference from the reference is.
+
+# %% [markdown]
+# ### Exercise 2 · ★☆☆ · about 3 minutes: every row against every row
+#
+# Given `a` of shape `(batch, n, d)` and `b` of shape `(batch, m, d)`, compute
+# the dot product of every row of `a` with every row of `b`, separately for
+# each batch element:
+#
+# $$S_{b,i,j} = \sum_{k=1}^{d} a_{b,i,k}\, b_{b,j,k}, \qquad S = A B^\top \text{ for each batch element.}$$
+#
+# The result has shape `(batch, n, m)`. (In notebook 02 this is exactly how
+# attention compares every query with every key.)
+#
+# <details><summary>Hint</summary>
+#
+# `@` (matrix product) works on the last two axes and treats any axes before
+# them as a batch: `(batch, n, d) @ (batch, d, m) -> (batch, n, m)`.
+#
+# </details>
+#
+# <details><summary>Second hint</summary>
+#
+# `b.transpose(-2, -1)` swaps the last two axes of `b`. (`b.T` would reverse
+# *all* axes, including the batch axis.)
+#
+# </details>
+
+# %%
+def pairwise_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(batch, n, d), (batch, m, d) -> (batch, n, m): a[z, i] . b[z, j] for every i, j."""
+    ### BEGIN SOLUTION
+    return a @ b.transpose(-2, -1)
+    ### END SOLUTION
+
+
+# %%
+pairwise_dot = checks.warmup.check_pairwise_dot(pairwise_dot)
+
+# %% [markdown]
+# ### einops: reshapes you can read
+#
+# `einops.rearrange` spells a reshape by naming the axes before and after the
+# arrow. Parentheses group axes: `(n c)` is *one* axis of size `n * c`,
+# read as `n` blocks of `c` consecutive entries. For example, a sequence of 6
+# positions viewed as 2 rows of 3:
+
+# %%
+seq = torch.arange(6)  # positions 0..5
+print(rearrange(seq, "(n c) -> n c", c=3))
+
+# %% [markdown]
+# ### Exercise 3 · ★★☆ · about 4 minutes: cut a sequence into chunks
+#
+# Write `chunk_sequence(x, chunk_len)`: `(batch, seq_len, d_model)` →
+# `(batch, n_chunks, chunk_len, d_model)`, where chunk 0 holds positions
+# `0 .. chunk_len-1`, chunk 1 the next `chunk_len` positions, and so on
+# (`seq_len` is a multiple of `chunk_len`). Use `rearrange`.
+#
+# <details><summary>Hint</summary>
+#
+# Only the `seq_len` axis changes: it splits into `(n c)`. The batch and
+# `d_model` axes keep their names on both sides of the arrow.
+#
+# </details>
+#
+# <details><summary>Second hint</summary>
+#
+# `rearrange(seq, "(n c) -> n c", c=3)` above put *consecutive* positions
+# together. Writing `(c n)` instead would put every `n`-th position together.
+#
+# </details>
+
+# %%
+def chunk_sequence(x: torch.Tensor, chunk_len: int) -> torch.Tensor:
+    """(batch, seq_len, d_model) -> (batch, n_chunks, chunk_len, d_model), consecutive positions per chunk."""
+    ### BEGIN SOLUTION
+    return rearrange(x, "b (n c) d -> b n c d", c=chunk_len)
+    ### END SOLUTION
+
+
+# %%
+chunk_sequence = checks.warmup.check_chunk_sequence(chunk_sequence)
+
+# %% [markdown]
+# What it means: with one sequence of 12 positions and one number per
+# position (its own index), chunks of 4 should read 0-3, 4-7, 8-11.
+
+# %%
+positions = torch.arange(12.0).reshape(1, 12, 1)  # (batch=1, seq_len=12, d_model=1)
+print(chunk_sequence(positions, 4)[0, :, :, 0])  # (n_chunks=3, chunk_len=4)
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. You run a check cell without touching the stub above it. What happens,
+#    and what do the cells further down use?
+#
+#    <details><summary>Answer</summary>
+#
+#    The check prints `… name: not done yet — the reference implementation is
+#    used from here on` and returns the reference implementation, which the
+#    check cell binds to the exercise's name. Later cells run with it.
+#
+#    </details>
+#
+# 2. How do you make an unfinished exercise an error, e.g. in your own CI?
+#
+#    <details><summary>Answer</summary>
+#
+#    Set `TRANSFORMER_COURSE_STRICT=1`; then the check raises `ExerciseNotDone`.
+#
+#    </details>
+#
+# 3. You have filled in half of notebook 02, then pull a new version of the
+#    course and run `python -m transformer_course.build`. What happens to your
+#    notebook?
+#
+#    <details><summary>Answer</summary>
+#
+#    Nothing: the build sees that the cells no longer match what it generated,
+#    refuses to overwrite the notebook and tells you. With `--force` it first
+#    copies your notebook to `notebooks/backup/` and then regenerates it.
+#
+#    </details>
+#
+# 4. `q` has shape `(8, 10, 64)` and `k` shape `(8, 12, 64)`. What is the shape
+#    of `q @ k.transpose(-2, -1)`, and what does entry `[0, 3, 5]` mean?
+#
+#    <details><summary>Answer</summary>
+#
+#    `(8, 10, 12)`. Entry `[0, 3, 5]` is the dot product of row 3 of `q` with
+#    row 5 of `k`, in batch element 0.
+#
+#    </details>
+#
+# 5. `x` has shape `(2, 12, 16)`. What is the shape of
+#    `rearrange(x, "b (n c) d -> b n c d", c=4)`, and which positions are in
+#    chunk 1? And with `"b (c n) d -> b n c d"`?
+#
+#    <details><summary>Answer</summary>
+#
+#    `(2, 3, 4, 16)`; chunk 1 holds positions 4, 5, 6, 7. With `(c n)`, chunk 1
+#    holds positions 1, 4, 7, 10: every third position, starting at 1.
+#
+#    </details>
+
+# %% [markdown]
+# ## Summary
+#
+# - Each exercise is a stub (`raise NotImplementedError`) with a difficulty,
+#   a time estimate and folded hints; the check cell right below runs it
+#   against the reference on several inputs.
+# - A check says `✔ correct`, says *what* is wrong, or, for an untouched
+#   stub, says *not done yet* and hands on the reference so "Run All" finishes.
+#   `TRANSFORMER_COURSE_STRICT=1` turns "not done yet" into an error.
+# - `python -m transformer_course.build` regenerates the notebooks from
+#   `notebooks/src/` and never overwrites one you have edited (`--force` backs
+#   it up first). Solutions are in `notebooks/solutions/`.
+# - Shapes are named `(batch, seq_len, d_model)`; `@` multiplies the last two
+#   axes and batches over the rest; `einops.rearrange` splits and moves axes by
+#   name, `(n c)` meaning consecutive blocks.
+#
+# Next: **01 · the residual stream**, the big picture of a transformer.
