@@ -7,7 +7,8 @@ encoder_decoder (decoder layer, stacks, the full Transformer).
 
 from .utils import get_device, seed_everything
 from .masks import causal_mask, padding_mask, target_mask
-from .attention import scaled_dot_product_attention
+from .residual import DeepStack, ResidualBlock, gradient_norms, next_token_probs, softmax
+from .attention import attention_scores, masked_softmax, scaled_dot_product_attention
 from .multihead import MultiHeadAttention, merge_heads, split_heads
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, sinusoidal_encoding
 from .block import EncoderLayer, FeedForward, LayerNorm, SublayerConnection

@@ -1,4 +1,8 @@
-"""Scaled dot-product attention: softmax(Q K^T / sqrt(d_k)) V, with an optional mask (True = may attend)."""
+"""Scaled dot-product attention: softmax(Q K^T / sqrt(d_k)) V, with an optional mask (True = may attend).
+
+Built from two steps the course teaches one at a time: `attention_scores` (how well each query
+matches each key) and `masked_softmax` (scores -> weights, masked positions getting none).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,33 @@ import math
 import torch
 
 from .masks import check_mask
+
+
+def attention_scores(
+    q: torch.Tensor,  # (..., q_len, d_k)
+    k: torch.Tensor,  # (..., k_len, d_k)
+) -> torch.Tensor:
+    """Q K^T / sqrt(d_k): (..., q_len, k_len), entry [i, j] = how well query i matches key j."""
+    d_k = q.shape[-1]
+    # dividing by sqrt(d_k) keeps the scores' spread near 1 whatever d_k is, so the softmax does not saturate
+    return q @ k.transpose(-2, -1) / math.sqrt(d_k)
+
+
+def masked_softmax(
+    scores: torch.Tensor,  # (..., q_len, k_len)
+    mask: torch.Tensor | None = None,  # bool, broadcastable to scores; True = may attend
+) -> torch.Tensor:
+    """Softmax over the keys (last axis) in which masked-out keys get weight 0: (..., q_len, k_len).
+
+    A query whose keys are all masked out gets all-zero weights, not NaN.
+    """
+    if mask is None:
+        return torch.softmax(scores, dim=-1)
+    check_mask(mask, tuple(scores.shape))
+    # -inf before the softmax: exp(-inf) = 0, and the remaining weights still sum to 1
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+    # exp(-inf - (-inf)) is NaN for a fully masked row: give such a query no weights at all
+    return weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
 
 
 def scaled_dot_product_attention(
@@ -30,15 +61,8 @@ def scaled_dot_product_attention(
             f"keys have length {k.shape[-2]} (shape {tuple(k.shape)}) but values have length "
             f"{v.shape[-2]} (shape {tuple(v.shape)}): each key needs exactly one value"
         )
-    d_k = q.shape[-1]
-    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., q_len, k_len)
-    if mask is not None:
-        check_mask(mask, tuple(scores.shape))
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
-    if mask is not None:
-        # exp(-inf - (-inf)) is NaN for a fully masked row: give such a query no weights at all
-        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    scores = attention_scores(q, k)  # (..., q_len, k_len)
+    weights = masked_softmax(scores, mask)  # (..., q_len, k_len), each row sums to 1 (or is all 0)
     if dropout is not None:
         weights = dropout(weights)
-    return weights @ v, weights
+    return weights @ v, weights  # (..., q_len, d_v): each query's weighted average of the values
