@@ -9,7 +9,7 @@ from .utils import get_device, seed_everything
 from .masks import causal_mask, padding_mask, target_mask
 from .residual import DeepStack, ResidualBlock, gradient_norms, next_token_probs, softmax
 from .attention import attention_scores, masked_softmax, scaled_dot_product_attention
-from .multihead import MultiHeadAttention, merge_heads, split_heads
+from .multihead import MultiHeadAttention, load_torch_weights, merge_heads, split_heads
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, sinusoidal_encoding
 from .block import EncoderLayer, FeedForward, LayerNorm, SublayerConnection
 from .encoder_decoder import Decoder, DecoderLayer, Embedding, Encoder, Transformer

@@ -69,12 +69,22 @@ class MultiHeadAttention(nn.Module):
         if not mha._qkv_same_embed_dim or mha.in_proj_bias is None:
             raise ValueError("from_torch supports nn.MultiheadAttention with kdim = vdim = embed_dim and bias=True")
         ours = cls(mha.embed_dim, mha.num_heads, dropout=mha.dropout)
-        w_q, w_k, w_v = mha.in_proj_weight.detach().chunk(3)
-        b_q, b_k, b_v = mha.in_proj_bias.detach().chunk(3)
-        with torch.no_grad():
-            for lin, w, b in ((ours.w_q, w_q, b_q), (ours.w_k, w_k, b_k), (ours.w_v, w_v, b_v)):
-                lin.weight.copy_(w)
-                lin.bias.copy_(b)
-            ours.w_o.weight.copy_(mha.out_proj.weight)
-            ours.w_o.bias.copy_(mha.out_proj.bias)
+        load_torch_weights(ours, mha)
         return ours.to(mha.in_proj_weight.device)
+
+
+def load_torch_weights(ours: MultiHeadAttention, mha: nn.MultiheadAttention) -> MultiHeadAttention:
+    """Copy a `torch.nn.MultiheadAttention`'s weights into `ours` (same d_model and n_heads); returns `ours`.
+
+    torch keeps W_Q, W_K, W_V stacked in one (3 * d_model, d_model) `in_proj_weight` (and `in_proj_bias`),
+    and W_O in `out_proj`. Both use nn.Linear's layout (out_features, in_features), so nothing is transposed.
+    """
+    w_q, w_k, w_v = mha.in_proj_weight.detach().chunk(3)  # each (d_model, d_model)
+    b_q, b_k, b_v = mha.in_proj_bias.detach().chunk(3)  # each (d_model,)
+    with torch.no_grad():
+        for lin, w, b in ((ours.w_q, w_q, b_q), (ours.w_k, w_k, b_k), (ours.w_v, w_v, b_v)):
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        ours.w_o.weight.copy_(mha.out_proj.weight)
+        ours.w_o.bias.copy_(mha.out_proj.bias)
+    return ours
