@@ -1,8 +1,9 @@
 """transformer_course: the readable reference implementation behind the course's notebooks.
 
-Modules, in the order the course teaches them: utils (device, seeds), masks, attention,
-multihead, positional, block (LayerNorm, feed-forward, residual sub-layers, encoder layer),
-encoder_decoder (decoder layer, stacks, the full Transformer).
+Modules, in the order the course teaches them: utils (device, seeds), masks, residual (the
+residual stream, notebook 01), attention, multihead, positional, block (LayerNorm, feed-forward,
+residual sub-layers, encoder layer), encoder_decoder (decoder layer, stacks, the full Transformer).
+`checks` holds the exercise checks, `build` the notebook generator, `bench` the benchmark.
 """
 
 from .utils import get_device, seed_everything
@@ -12,14 +13,16 @@ from .attention import attention_scores, masked_softmax, scaled_dot_product_atte
 from .multihead import MultiHeadAttention, load_torch_weights, merge_heads, split_heads
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, sinusoidal_encoding
 from .block import EncoderLayer, FeedForward, LayerNorm, SublayerConnection
-from .encoder_decoder import Decoder, DecoderLayer, Embedding, Encoder, Transformer
+from .encoder_decoder import (Decoder, DecoderLayer, Embedding, Encoder, Transformer, shift_right,
+                              transformer_forward)
 
 __all__ = [
     "get_device", "seed_everything",
     "causal_mask", "padding_mask", "target_mask",
-    "scaled_dot_product_attention",
-    "MultiHeadAttention", "split_heads", "merge_heads",
+    "softmax", "next_token_probs", "ResidualBlock", "DeepStack", "gradient_norms",
+    "attention_scores", "masked_softmax", "scaled_dot_product_attention",
+    "MultiHeadAttention", "split_heads", "merge_heads", "load_torch_weights",
     "sinusoidal_encoding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
     "LayerNorm", "FeedForward", "SublayerConnection", "EncoderLayer",
-    "DecoderLayer", "Encoder", "Decoder", "Embedding", "Transformer",
+    "DecoderLayer", "Encoder", "Decoder", "Embedding", "Transformer", "shift_right", "transformer_forward",
 ]

@@ -13,6 +13,7 @@ from torch import nn
 
 from .block import (EncoderLayer, FeedForward, LayerNorm, SublayerConnection, _activation_name,
                     _check_torch_layer, _copy_ff_and_norms)
+from .masks import padding_mask, target_mask
 from .multihead import MultiHeadAttention
 from .positional import SinusoidalPositionalEncoding
 from .utils import check_rank
@@ -171,3 +172,27 @@ class Transformer(nn.Module):
         if src.dim() == 2 and tgt.dim() == 2 and src.shape[0] != tgt.shape[0]:
             raise ValueError(f"src has batch size {src.shape[0]} but tgt has {tgt.shape[0]}")
         return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
+
+
+def transformer_forward(model: Transformer, src: torch.Tensor, tgt: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """The whole forward pass spelled out: masks, encode the source, decode the target, unembed.
+
+    src (B, S) ids, tgt (B, T) decoder input ids -> logits (B, T, tgt_vocab); same as
+    model(src, tgt, padding_mask(src, pad_id), target_mask(tgt, pad_id)).
+    """
+    src_mask = padding_mask(src, pad_id)  # (B, 1, 1, S): every query may look at the real source tokens
+    tgt_mask = target_mask(tgt, pad_id)  # (B, 1, T, T): real target tokens, and none from the future
+    memory = model.encoder(model.pos_encoding(model.src_embed(src)), src_mask)  # (B, S, d_model)
+    x = model.decoder(model.pos_encoding(model.tgt_embed(tgt)), memory, src_mask, tgt_mask)  # (B, T, d_model)
+    return model.generator(x)  # (B, T, tgt_vocab)
+
+
+def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:
+    """Teacher forcing's decoder input: <bos> followed by the target without its last token.
+
+    tgt (B, T) ids -> (B, T) ids; position t of the result holds tgt[:, t-1] (and <bos> at t=0),
+    so the decoder, reading it, predicts tgt[:, t] at position t.
+    """
+    check_rank(tgt, 2, "(batch, tgt_len) of token ids", "tgt")
+    bos = torch.full_like(tgt[:, :1], bos_id)  # (B, 1)
+    return torch.cat([bos, tgt[:, :-1]], dim=1)  # (B, T)

@@ -1,0 +1,233 @@
+"""Checks for notebook 06 (encoder and decoder): the decoder layer, the target mask,
+shifting the target for teacher forcing, and the full forward pass.
+
+Module checks copy the reference's seeded weights into the learner's module and compare
+in eval mode (dropout off). Masks follow the course's convention: bool, True = may attend.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from .. import encoder_decoder as ref
+from .. import masks
+from ._core import CheckFailed, case, exercise, expect_close, expect_tensor, randn
+from .block import randomize_norms, reference_and_learner, seeded
+
+
+def _ids(lengths: list[int], seq_len: int, vocab: int, seed: int, pad_id: int = 0) -> torch.Tensor:
+    """(batch, seq_len) random ids in 3..vocab-1 (never a special token), then pad_id after each length."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, vocab, (len(lengths), seq_len), generator=generator)
+    real = torch.arange(seq_len)[None, :] < torch.tensor(lengths)[:, None]
+    return torch.where(real, ids, torch.full_like(ids, pad_id))
+
+
+# --- DecoderLayer ------------------------------------------------------------------------------
+
+
+def _decoder_mistakes(layer: ref.DecoderLayer, x, memory, src_mask, tgt_mask) -> dict:
+    def run(self_mask, cross_q, cross_kv, cross_mask, order=("self", "cross", "ff")):
+        steps = {
+            "self": lambda y: layer.self_attn_sublayer(y, lambda z: layer.self_attn(z, z, z, self_mask)),
+            "cross": lambda y: layer.cross_attn_sublayer(
+                y, lambda z: layer.cross_attn(*(cross_q(z), cross_kv(z), cross_kv(z)), cross_mask)),
+            "ff": lambda y: layer.ff_sublayer(y, layer.feed_forward),
+        }
+        y = x
+        for name in order:
+            y = steps[name](y)
+        return y
+
+    same_len = x.shape[1] == memory.shape[1]
+    own = lambda z: z  # noqa: E731
+    mem = lambda z: memory  # noqa: E731
+    mistakes = {
+        "the masked self-attention gets no mask, so each position sees the future (and padding): "
+        "self.self_attn(x, x, x, tgt_mask)":
+            lambda: run(None, own, mem, src_mask),
+        "the source mask is not applied in cross-attention, so padded source tokens are attended to: "
+        "self.cross_attn(x, memory, memory, src_mask)":
+            lambda: run(tgt_mask, own, mem, None),
+        "cross-attention before self-attention; the order is masked self-attention, cross-attention, "
+        "feed-forward":
+            lambda: run(tgt_mask, own, mem, src_mask, ("cross", "self", "ff")),
+        "the cross-attention sub-layer is missing: the decoder never looks at the source":
+            lambda: run(tgt_mask, own, mem, src_mask, ("self", "ff")),
+        "the feed-forward sub-layer is missing":
+            lambda: run(tgt_mask, own, mem, src_mask, ("self", "cross")),
+    }
+    if same_len:  # these only run without a shape error when source and target have the same length
+        mistakes.update({
+            "cross-attention uses the decoder states as keys and values, so memory (the encoder's "
+            "output) is never used: keys and values come from memory, self.cross_attn(x, memory, memory, "
+            "src_mask)":
+                lambda: run(tgt_mask, own, own, src_mask),
+            "cross-attention takes its queries from memory and keys/values from the decoder; it is the "
+            "other way round: queries from x, keys and values from memory":
+                lambda: layer.ff_sublayer(layer.cross_attn_sublayer(
+                    layer.self_attn_sublayer(x, lambda z: layer.self_attn(z, z, z, tgt_mask)),
+                    lambda z: layer.cross_attn(memory, z, z, src_mask)), layer.feed_forward),
+        })
+    return mistakes
+
+
+def _check_decoder_layer(learner_cls: type) -> None:
+    # (tgt lengths, T, src lengths, S, d_model, n_heads, norm_first); equal lengths first, so that
+    # using x in place of memory is named rather than failing on a mask shape
+    for tgt_lengths, T, src_lengths, S, d_model, n_heads, norm_first in [
+        ([5, 3], 5, [2, 5], 5, 16, 4, False),
+        ([4, 2, 1], 4, [7, 3, 0], 7, 16, 2, False),  # S != T, and a fully padded source row
+        ([6, 3], 6, [3, 2], 3, 16, 4, True),
+        ([1], 1, [1], 1, 8, 2, True),  # batch of 1, length 1
+    ]:
+        B = len(tgt_lengths)
+        with case(f"x (batch={B}, tgt_len={T}, d_model={d_model}), memory (batch={B}, src_len={S}), "
+                  f"n_heads={n_heads}, norm_first={norm_first}, real target lengths {tgt_lengths}, "
+                  f"real source lengths {src_lengths}"):
+            args = (d_model, n_heads, 2 * d_model, 0.1, norm_first, "relu")
+            reference, learner = reference_and_learner(ref.DecoderLayer, learner_cls, args, seed=T + S,
+                                                       what="DecoderLayer")
+            x, memory = randn(B, T, d_model, seed=1), randn(B, S, d_model, seed=2)
+            tgt_mask = masks.target_mask(_ids(tgt_lengths, T, 10, seed=3), pad_id=0)  # (B, 1, T, T)
+            src_mask = masks.padding_mask(_ids(src_lengths, S, 10, seed=4), pad_id=0)  # (B, 1, 1, S)
+            with torch.no_grad():
+                expected = reference(x, memory, src_mask, tgt_mask)
+                actual = learner(x.clone(), memory.clone(), src_mask, tgt_mask)
+                mistakes = {k: v() for k, v in _decoder_mistakes(reference, x, memory, src_mask, tgt_mask).items()}
+            expect_close(actual, expected, "the decoder layer's output", atol=1e-4,
+                         axes=("batch", "tgt_len", "d_model"), mistakes=mistakes)
+
+
+def check_decoder_layer(learner: type) -> type:
+    """Check the learner's `DecoderLayer` class; returns theirs if right, the reference if not done."""
+    return exercise("DecoderLayer", learner, ref.DecoderLayer, _check_decoder_layer)
+
+
+# --- the target mask ---------------------------------------------------------------------------
+
+
+def _check_target_mask(fn: Callable) -> None:
+    for lengths, T, pad_id in [([5, 3, 1], 5, 0), ([4, 0], 4, 0), ([1], 1, 0), ([2, 4], 4, 2)]:
+        with case(f"tgt of shape (batch={len(lengths)}, tgt_len={T}), real lengths {lengths}, pad_id={pad_id}"):
+            tgt = _ids(lengths, T, 10, seed=T, pad_id=pad_id)
+            expected = masks.target_mask(tgt, pad_id)  # (B, 1, T, T)
+            actual = expect_tensor(fn(tgt.clone(), pad_id), "the mask")
+            if actual.dtype != torch.bool:
+                raise CheckFailed(
+                    f"the mask has dtype {actual.dtype} but must be bool (True = may attend): combine bool "
+                    f"masks with & and keep them bool")
+            keys = (tgt != pad_id)[:, None, None, :]
+            rows = (tgt != pad_id)[:, None, :, None]
+            causal = masks.causal_mask(T)
+            future = torch.triu(torch.ones(T, T, dtype=torch.bool))
+            expect_close(actual, expected, "the mask", axes=("batch", "1 (heads)", "q_len", "k_len"), mistakes={
+                "it treats id 0 as padding instead of the pad_id it is given":
+                    (tgt != 0)[:, None, None, :] & causal,
+                "the masks are combined with OR (|) instead of AND (&): a key must be a real token AND "
+                "not in the future": keys | causal,
+                "the polarity is inverted: True must mean 'may attend' (the real, past tokens)": ~expected,
+                "only the causal part is there: padding keys are not hidden": causal.expand(len(lengths), 1, T, T),
+                "only the padding part is there: the future is not hidden": keys.expand(-1, 1, T, T),
+                "the causal part is the wrong triangle: torch.triu lets each position see the future; "
+                "torch.tril keeps positions 0..i for row i": keys & future,
+                "the padding is applied to the rows (queries) instead of the columns (keys): "
+                "padding_mask is (batch, 1, 1, tgt_len)": rows & causal,
+            })
+
+
+def check_target_mask(learner: Callable) -> Callable:
+    """Check the learner's `make_target_mask(tgt, pad_id)`; returns theirs if right, the reference if not done."""
+    return exercise("make_target_mask", learner, masks.target_mask, _check_target_mask)
+
+
+# --- shifting the target -----------------------------------------------------------------------
+
+
+def _check_shift_right(fn: Callable) -> None:
+    for lengths, T, bos_id in [([5, 3], 5, 1), ([4, 4, 2], 4, 1), ([1], 1, 1), ([3], 3, 7)]:
+        with case(f"target of shape (batch={len(lengths)}, tgt_len={T}), bos_id={bos_id}"):
+            tgt = _ids(lengths, T, 10, seed=T + bos_id)
+            expected = ref.shift_right(tgt, bos_id)
+            actual = expect_tensor(fn(tgt.clone(), bos_id), "the decoder input")
+            if actual.is_floating_point():
+                raise CheckFailed(f"the decoder input has dtype {actual.dtype} but must hold integer token "
+                                  f"ids like the target ({tgt.dtype})")
+            bos = torch.full_like(tgt[:, :1], bos_id)
+            expect_close(actual, expected, "the decoder input", axes=("batch", "tgt_len"), mistakes={
+                "it is not shifted: position t would read the very token it must predict; prepend <bos> "
+                "and drop the last token": tgt,
+                "it is shifted the wrong way (left): position t must read target[t-1], so <bos> goes in "
+                "front and the last token is dropped": torch.cat([tgt[:, 1:], bos], dim=1),
+                "it is rolled: the last target token wrapped around to the front; position 0 must be "
+                "<bos> (bos_id)": torch.roll(tgt, 1, dims=1),
+                "it is one token too long: after prepending <bos>, drop the last target token "
+                "(target[:, :-1]) so the input has tgt_len tokens": torch.cat([bos, tgt], dim=1),
+                "it drops the first target token instead of the last: <bos> + target[:, :-1]":
+                    torch.cat([bos, tgt[:, 1:]], dim=1),
+            })
+
+
+def check_shift_right(learner: Callable) -> Callable:
+    """Check the learner's `shift_right(tgt, bos_id)`; returns theirs if right, the reference if not done."""
+    return exercise("shift_right", learner, ref.shift_right, _check_shift_right)
+
+
+# --- the full forward pass ---------------------------------------------------------------------
+
+
+def _forward_mistakes(model: ref.Transformer, src, tgt, pad_id) -> dict:
+    def run(src_mask_enc, src_mask_dec, tgt_mask, positions=True, memory_from_encoder=True, unembed=True):
+        pos = model.pos_encoding if positions else (lambda y: y)
+        source = pos(model.src_embed(src))
+        memory = model.encoder(source, src_mask_enc) if memory_from_encoder else source
+        x = model.decoder(pos(model.tgt_embed(tgt)), memory, src_mask_dec, tgt_mask)
+        return model.generator(x) if unembed else x
+
+    src_mask, tgt_mask = masks.padding_mask(src, pad_id), masks.target_mask(tgt, pad_id)
+    return {
+        "it returns the decoder's states (batch, tgt_len, d_model), not logits: finish with "
+        "model.generator, the unembedding to the vocabulary":
+            lambda: run(src_mask, src_mask, tgt_mask, unembed=False),
+        "no source mask anywhere: padded source tokens are attended to; pass padding_mask(src, pad_id) "
+        "to the encoder and as the decoder's src_mask": lambda: run(None, None, tgt_mask),
+        "the source mask is not passed to the decoder, so its cross-attention attends to padded source "
+        "tokens": lambda: run(src_mask, None, tgt_mask),
+        "the encoder does not get the source mask": lambda: run(None, src_mask, tgt_mask),
+        "the decoder's self-attention has no causal mask (padding_mask(tgt) alone lets it see the "
+        "future): use target_mask": lambda: run(src_mask, src_mask, masks.padding_mask(tgt, pad_id)),
+        "the decoder gets no target mask at all: it sees the future": lambda: run(src_mask, src_mask, None),
+        "the positional encoding is missing: add model.pos_encoding after each embedding":
+            lambda: run(src_mask, src_mask, tgt_mask, positions=False),
+        "the decoder attends to the embedded source instead of the encoder's output: memory = "
+        "model.encoder(...)": lambda: run(src_mask, src_mask, tgt_mask, memory_from_encoder=False),
+    }
+
+
+def _check_transformer_forward(fn: Callable) -> None:
+    pad_id = 0
+    for src_lengths, S, tgt_lengths, T, norm_first in [
+        ([6, 4, 2], 6, [3, 4, 2], 4, False),
+        ([5, 5], 5, [5, 2], 5, True),
+        ([1], 1, [1], 1, False),  # batch of 1, length 1
+    ]:
+        B = len(src_lengths)
+        with case(f"src (batch={B}, src_len={S}), tgt (batch={B}, tgt_len={T}), norm_first={norm_first}"):
+            model = seeded(lambda: ref.Transformer(11, 13, d_model=16, n_heads=2, n_layers=2, d_ff=32,
+                                                   dropout=0.1, norm_first=norm_first), seed=S + T)
+            model = randomize_norms(model, seed=S).eval()
+            src = _ids(src_lengths, S, 11, seed=S, pad_id=pad_id)
+            tgt = _ids(tgt_lengths, T, 13, seed=T + 1, pad_id=pad_id)
+            with torch.no_grad():
+                expected = ref.transformer_forward(model, src, tgt, pad_id)
+                actual: Any = fn(model, src.clone(), tgt.clone(), pad_id)
+                mistakes = {k: v() for k, v in _forward_mistakes(model, src, tgt, pad_id).items()}
+            expect_close(actual, expected, "the logits", atol=1e-4, axes=("batch", "tgt_len", "tgt_vocab"),
+                         mistakes=mistakes)
+
+
+def check_transformer_forward(learner: Callable) -> Callable:
+    """Check the learner's `transformer_forward(model, src, tgt, pad_id)`; returns theirs if right."""
+    return exercise("transformer_forward", learner, ref.transformer_forward, _check_transformer_forward)
