@@ -2,7 +2,9 @@
 
 Modules, in the order the course teaches them: utils (device, seeds), masks, residual (the
 residual stream, notebook 01), attention, multihead, positional, block (LayerNorm, feed-forward,
-residual sub-layers, encoder layer), encoder_decoder (decoder layer, stacks, the full Transformer).
+residual sub-layers, encoder layer), encoder_decoder (decoder layer, stacks, the full Transformer); then the capstone's number_words
+(English and German number words, vocabularies, splits, padded batches), decoding (greedy, beam
+search, exact match) and training (label smoothing, warm-up schedules, the training loop).
 `checks` holds the exercise checks, `build` the notebook generator, `bench` the benchmark.
 """
 
@@ -15,6 +17,10 @@ from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from .block import EncoderLayer, FeedForward, LayerNorm, SublayerConnection
 from .encoder_decoder import (Decoder, DecoderLayer, Embedding, Encoder, Transformer, shift_right,
                               transformer_forward)
+from .number_words import (DE_VOCAB, EN_VOCAB, Vocab, batch_iterator, english_tokens, german,
+                           german_tokens, make_batch, make_splits)
+from .decoding import beam_search, exact_match, greedy_decode, translate
+from .training import CapstoneConfig, History, label_smoothing_loss, noam_lr, train, train_capstone, train_step
 
 __all__ = [
     "get_device", "seed_everything",
@@ -25,4 +31,8 @@ __all__ = [
     "sinusoidal_encoding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
     "LayerNorm", "FeedForward", "SublayerConnection", "EncoderLayer",
     "DecoderLayer", "Encoder", "Decoder", "Embedding", "Transformer", "shift_right", "transformer_forward",
+    "Vocab", "EN_VOCAB", "DE_VOCAB", "english_tokens", "german_tokens", "german", "make_splits",
+    "make_batch", "batch_iterator",
+    "greedy_decode", "beam_search", "translate", "exact_match",
+    "label_smoothing_loss", "noam_lr", "train_step", "train", "History", "CapstoneConfig", "train_capstone",
 ]
