@@ -225,3 +225,18 @@ def test_seed_everything_repeats():
     a = torch.randn(3)
     tc.seed_everything(7)
     assert torch.equal(a, torch.randn(3))
+
+
+def test_benchmarks_torch_transformer_is_the_same_model_as_ours():
+    """The capstone benchmark compares like with like: with the same weights, TorchTransformer == ours."""
+    from transformer_course.bench import TorchTransformer, same_weights_as
+
+    torch.manual_seed(7)
+    theirs = TorchTransformer(11, 13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0, max_len=20).train()
+    ours = tc.Transformer(11, 13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0, max_len=20)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+    ours = same_weights_as(theirs, ours)
+    src = torch.tensor([[3, 4, 5, 6, 7, 8], [3, 4, 5, 0, 0, 0]])
+    tgt = torch.tensor([[1, 5, 6, 7], [1, 8, 0, 0]])
+    masks = (tc.padding_mask(src, 0), tc.target_mask(tgt, 0))
+    assert (ours(src, tgt, *masks) - theirs(src, tgt, *masks)).abs().max() <= ATOL

@@ -1,11 +1,20 @@
-"""Benchmark: our readable MultiHeadAttention against torch.nn.MultiheadAttention, side by side.
+"""Benchmarks: our readable code against PyTorch's own modules, side by side in one run.
 
-    python -m transformer_course.bench            # batch 32, length 128, d_model 256, 8 heads
-    python -m transformer_course.bench --repeats 50
+    python -m transformer_course.bench                 # both benchmarks
+    python -m transformer_course.bench --only mha      # MultiHeadAttention vs torch.nn.MultiheadAttention
+    python -m transformer_course.bench --only capstone # training the capstone: ours vs torch.nn.Transformer
 
-Times forward + backward of both modules, with identical weights and inputs, interleaved in one run
-(so a busy machine slows both alike), on the CPU and on the GPU when there is one, and prints the
-median times and the ratio ours / PyTorch's.
+mha: forward + backward of both modules, identical weights and inputs, batch 32, length 128,
+d_model 256, 8 heads; median times and the ratio ours / PyTorch's.
+
+capstone: our `Transformer` and `TorchTransformer` (the same model with `torch.nn.Transformer` as its
+encoder-decoder stack) train on the number translator with the same batches, the same optimizer and
+schedule (`CapstoneConfig`), one step of each in turn, each step and each evaluation timed on its
+own; prints each one's seconds to reach 99% exact match on the held-out validation numbers, its
+test exact match then, and the ratio.
+
+Both interleave the contenders, so a busy machine slows them alike; both run on the CPU and on the
+GPU when there is one.
 """
 
 from __future__ import annotations
@@ -17,7 +26,13 @@ import time
 import torch
 from torch import nn
 
+from .decoding import exact_match
+from .encoder_decoder import Embedding
+from .masks import causal_mask
 from .multihead import MultiHeadAttention
+from .number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, batch_iterator
+from .positional import SinusoidalPositionalEncoding
+from .training import CapstoneConfig, train_step
 
 
 def _sync(device: torch.device) -> None:
@@ -61,17 +76,144 @@ def report_mha(device: torch.device, repeats: int) -> None:
         print(f"  {name:28s} {t * 1e3:8.2f} ms   ours / this = {med['ours'] / t:.2f}x")
 
 
+class TorchTransformer(nn.Module):
+    """The capstone's model with PyTorch's `nn.Transformer` as its encoder-decoder stack.
+
+    The same embeddings, positional encoding and output projection as our `Transformer`, and the
+    same interface (forward / encode / decode with our masks: bool, True = may attend), so the two
+    train on identical batches with identical optimizers. nn.Transformer's extra final LayerNorms
+    are removed so that the architectures are the same size (post-LN, as the paper).
+    """
+
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 512, n_heads: int = 8,
+                 n_layers: int = 6, d_ff: int = 2048, dropout: float = 0.1, max_len: int = 5000,
+                 norm_first: bool = False):
+        super().__init__()
+        self.src_embed = Embedding(src_vocab_size, d_model, "source token ids")
+        self.tgt_embed = Embedding(tgt_vocab_size, d_model, "target token ids")
+        self.pos_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
+        self.transformer = nn.Transformer(d_model, n_heads, n_layers, n_layers, d_ff, dropout,
+                                          batch_first=True, norm_first=norm_first)
+        if not norm_first:
+            self.transformer.encoder.norm = None
+            self.transformer.decoder.norm = None
+        self.generator = nn.Linear(d_model, tgt_vocab_size)
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+    @staticmethod
+    def _key_padding(mask: torch.Tensor | None) -> torch.Tensor | None:
+        """Our (B, 1, q, k) "may attend" mask -> torch's (B, k) "ignore this key" from its last row."""
+        return None if mask is None else ~mask[:, 0, -1, :]
+
+    def encode(self, src, src_mask=None):
+        x = self.pos_encoding(self.src_embed(src))
+        return self.transformer.encoder(x, src_key_padding_mask=self._key_padding(src_mask))
+
+    def decode(self, tgt, memory, src_mask=None, tgt_mask=None):
+        x = self.pos_encoding(self.tgt_embed(tgt))
+        causal = ~causal_mask(tgt.shape[1], device=tgt.device)  # torch: True = NOT allowed
+        h = self.transformer.decoder(x, memory, tgt_mask=causal, tgt_is_causal=True,
+                                     tgt_key_padding_mask=self._key_padding(tgt_mask),
+                                     memory_key_padding_mask=self._key_padding(src_mask))
+        return self.generator(h)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None):
+        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
+
+
+def same_weights_as(theirs: TorchTransformer, ours: nn.Module) -> nn.Module:
+    """Load a TorchTransformer's weights into our Transformer of the same size (tests prove them equal)."""
+    from .encoder_decoder import Decoder, Encoder
+
+    ours.encoder = Encoder.from_torch(theirs.transformer.encoder)
+    ours.decoder = Decoder.from_torch(theirs.transformer.decoder)
+    for part in ("src_embed", "tgt_embed", "generator"):
+        getattr(ours, part).load_state_dict(getattr(theirs, part).state_dict())
+    return ours
+
+
+def time_capstone(device: torch.device, config: CapstoneConfig, target: float = 0.99, eval_every: int = 50,
+                  max_steps: int = 3000) -> dict[str, dict]:
+    """Train ours and TorchTransformer in turn, step by step, from the same initial weights.
+
+    Returns per model: training seconds (steps only) until the validation exact match first reached
+    `target` at an evaluation every `eval_every` steps, the seconds spent evaluating, and the test accuracy.
+    """
+    train_numbers, val_numbers, test_numbers = config.splits()
+    size = dict(d_model=config.d_model, n_heads=config.n_heads, n_layers=config.n_layers, d_ff=config.d_ff,
+                dropout=config.dropout, max_len=MAX_TGT_LEN + 3, norm_first=config.norm_first)
+    torch.manual_seed(config.seed)
+    theirs = TorchTransformer(len(EN_VOCAB), len(DE_VOCAB), **size)
+    ours = same_weights_as(theirs, config.make_model())  # both start from the very same weights
+    runs = {}
+    for name, model in (("ours", ours), ("torch.nn.Transformer", theirs)):
+        model = model.to(device)
+        optimizer, scheduler = config.make_optimizer(model)
+        batches = batch_iterator(train_numbers, config.batch_size, seed=config.seed, epochs=None)
+        runs[name] = dict(model=model, optimizer=optimizer, scheduler=scheduler, batches=batches,
+                          seconds=0.0, eval_seconds=0.0, reached=None, accuracy=0.0, steps=0)
+    for step in range(1, max_steps + 1):
+        active = [r for r in runs.values() if r["reached"] is None]
+        if not active:
+            break
+        for run in active:
+            batch = next(run["batches"])
+            _sync(device)
+            start = time.perf_counter()
+            train_step(run["model"], batch, run["optimizer"], run["scheduler"],
+                       config.label_smoothing, clip_norm=config.clip_norm)
+            _sync(device)
+            run["seconds"] += time.perf_counter() - start
+            run["steps"] = step
+            if step % eval_every == 0:  # measuring, not training: timed apart
+                start = time.perf_counter()
+                run["accuracy"] = exact_match(run["model"], val_numbers)
+                run["eval_seconds"] += time.perf_counter() - start
+            if step % eval_every == 0 and run["accuracy"] >= target:
+                run["reached"] = step
+    for run in runs.values():
+        run["test_accuracy"] = exact_match(run["model"], test_numbers)
+    return runs
+
+
+def report_capstone(device: torch.device, target: float = 0.99) -> None:
+    config = CapstoneConfig()
+    print(f"\nCapstone training to {target:.0%} exact match on {config.n_val} held-out validation numbers, "
+          f"on {device} ({torch.get_num_threads()} threads); d_model {config.d_model}, {config.n_layers}+"
+          f"{config.n_layers} layers, batch {config.batch_size}, same batches and optimizer for both:")
+    runs = time_capstone(device, config, target)
+    for name, run in runs.items():
+        when = (f"reached at step {run['reached']:4d} after {run['seconds']:6.1f} s of training" if run["reached"]
+                else f"NOT reached in {run['steps']} steps ({run['seconds']:.1f} s of training)")
+        print(f"  {name:22s} {when} (+{run['eval_seconds']:.1f} s evaluating); "
+              f"test exact match then {run['test_accuracy']:.2%}")
+    ours, theirs = runs["ours"], runs["torch.nn.Transformer"]
+    if ours["reached"] and theirs["reached"]:
+        print(f"  training time to {target:.0%}: ours / torch.nn.Transformer = "
+              f"{ours['seconds'] / theirs['seconds']:.2f}x")
+        per_step = (ours["seconds"] / ours["steps"]) / (theirs["seconds"] / theirs["steps"])
+        print(f"  seconds per training step: ours / torch.nn.Transformer = {per_step:.2f}x")
+        with_eval = (ours["seconds"] + ours["eval_seconds"]) / (theirs["seconds"] + theirs["eval_seconds"])
+        print(f"  with the evaluations counted too: {with_eval:.2f}x")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--cpu-only", action="store_true")
+    parser.add_argument("--only", choices=["mha", "capstone"], help="run one benchmark only")
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}")
     devices = [torch.device("cpu")]
     if torch.cuda.is_available() and not args.cpu_only:
         devices.append(torch.device("cuda"))
     for device in devices:
-        report_mha(device, args.repeats)
+        if args.only in (None, "mha"):
+            report_mha(device, args.repeats)
+        if args.only in (None, "capstone"):
+            report_capstone(device)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ class LayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_last_dim(x, self.d_model, "LayerNorm input")
         mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1), biased as in torch.nn.LayerNorm
-        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+        centered = x - mean
+        # biased variance: divide by d_model, as torch.nn.LayerNorm does. (Same as
+        # x.var(dim=-1, unbiased=False), but about twice as fast on the CPU, forward + backward.)
+        var = (centered ** 2).mean(dim=-1, keepdim=True)  # (..., 1)
+        return centered * torch.rsqrt(var + self.eps) * self.weight + self.bias  # rsqrt(v) = 1 / sqrt(v)
 
 
 def _activation(activation: str) -> Callable[[torch.Tensor], torch.Tensor]:
