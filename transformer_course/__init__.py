@@ -4,7 +4,8 @@ Modules, in the order the course teaches them: utils (device, seeds), masks, res
 residual stream, notebook 01), attention, multihead, positional, block (LayerNorm, feed-forward,
 residual sub-layers, encoder layer), encoder_decoder (decoder layer, stacks, the full Transformer); then the capstone's number_words
 (English and German number words, vocabularies, splits, padded batches), decoding (greedy, beam
-search, exact match) and training (label smoothing, warm-up schedules, the training loop).
+search, exact match), interpret (attention maps of a translation) and training (label smoothing,
+warm-up schedules, the training loop).
 `checks` holds the exercise checks, `build` the notebook generator, `bench` the benchmark.
 """
 
@@ -20,6 +21,7 @@ from .encoder_decoder import (Decoder, DecoderLayer, Embedding, Encoder, Transfo
 from .number_words import (DE_VOCAB, EN_VOCAB, Vocab, batch_iterator, english_tokens, german,
                            german_tokens, make_batch, make_splits)
 from .decoding import beam_search, exact_match, greedy_decode, translate
+from .interpret import attention_maps
 from .training import CapstoneConfig, History, label_smoothing_loss, noam_lr, train, train_capstone, train_step
 
 __all__ = [
@@ -35,4 +37,5 @@ __all__ = [
     "make_batch", "batch_iterator",
     "greedy_decode", "beam_search", "translate", "exact_match",
     "label_smoothing_loss", "noam_lr", "train_step", "train", "History", "CapstoneConfig", "train_capstone",
+    "attention_maps",
 ]

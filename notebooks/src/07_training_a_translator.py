@@ -1,0 +1,836 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Training a translator
+#
+# **The full encoder-decoder, trained end to end, translates English number
+# words into German and learns to reorder them, which its cross-attention maps
+# show.**
+#
+# Everything so far was a part. Here the parts become a translator: we write
+# the loss and the training step, train the whole model in about half a minute,
+# write the two ways to translate with it (greedy decoding and beam search),
+# measure it on numbers it has never seen, and finally look inside to see *how*
+# it reorders words.
+
+# %% [markdown] tags=["exercise_only"]
+# *This is the exercise notebook. The same notebook with every exercise filled
+# in is in `notebooks/solutions/`; look there only when you are stuck.*
+
+# %% [markdown] tags=["solution_only"]
+# *This is the solution notebook: every exercise is filled in. The notebook to
+# work in is the one in `notebooks/`, with the same name.*
+
+# %% [markdown]
+# ## Where this sits: the whole pipeline
+#
+# ```mermaid
+# flowchart LR
+#     numbers["numbers 0..999,999, split by number: train / val / test"] --> batches["padded batches: src (B, S) English ids, tgt (B, T) &lt;bos&gt; German &lt;eos&gt;"]
+#     batches --> step["train_step: decoder reads tgt[:, :-1], predicts tgt[:, 1:]; label-smoothed loss, backward, Adam + warm-up"]
+#     step -- updates --> model["Transformer: encoder + decoder"]
+#     model --> decode["greedy decoding or beam search"]
+#     decode --> score["German tokens: exact match on held-out numbers"]
+#     model --> maps["attention maps: encoder self, decoder self, cross"]
+# ```
+
+# %% [markdown] tags=["exercise_only"]
+# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
+#
+# <img src="images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="760">
+#
+# </details>
+
+# %% [markdown] tags=["solution_only"]
+# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
+#
+# <img src="../images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="760">
+#
+# </details>
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import time
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+from torch import nn
+from tqdm.auto import tqdm
+
+import transformer_course as tc
+from transformer_course import checks
+from transformer_course.interpret import attention_maps
+from transformer_course.number_words import BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID
+
+PAD, BOS, EOS = PAD_ID, BOS_ID, EOS_ID  # 0, 1, 2 in both vocabularies
+
+# %% tags=["nbval-ignore-output"]
+device = tc.get_device()
+tc.seed_everything(0)
+print(f"running on: {device}" + (f" ({torch.get_num_threads()} CPU threads)" if device.type == "cpu" else ""))
+
+# %% [markdown]
+# ## The task: English number words to German
+#
+# | number | English (source) | German (target), one token per morpheme |
+# |---|---|---|
+# | 21 | twenty one | **ein und zwanzig** |
+# | 321 | three hundred twenty one | drei hundert **ein und zwanzig** |
+# | 45,678 | forty five thousand six hundred seventy eight | **fünf und vierzig** tausend sechs hundert **acht und siebzig** |
+#
+# German says the units *before* the tens: "one and twenty". So the model
+# cannot translate word by word, left to right: to write "ein" it must look
+# ahead to the *second* English word, then come back for "twenty". That
+# reordering, token by token, is what attention is for. (German writes a
+# number as one word, *dreihunderteinundzwanzig*; we cut it into its
+# morphemes so that each is a token. Joined, they give the spelling back.)
+
+# %%
+for n in [7, 21, 321, 45_678, 999_999]:
+    print(f"{n:>7,}  {' '.join(tc.english_tokens(n)):<50} -> {' '.join(tc.german_tokens(n))}   ({tc.german(n)})")
+
+# %% [markdown]
+# Both vocabularies are tiny: every word of either language already occurs in
+# 0..1000. Ids 0, 1 and 2 are `<pad>`, `<bos>` and `<eos>` in both.
+
+# %%
+print(EN_VOCAB)
+print(DE_VOCAB)
+
+# %% [markdown]
+# **Splits by number.** Training, validation and test numbers are disjoint, so
+# a test number's sentence has never been seen in training: to get it right,
+# the model must have learnt the *rule*. All 1000 numbers below 1000 go to
+# training by design (they are the building blocks, and a uniform sample of
+# 0..999,999 would hardly ever draw "five" on its own); the other 19,000
+# training numbers and every validation and test number are drawn at random
+# from 1000..999,999.
+
+# %%
+config = tc.CapstoneConfig()
+train_numbers, val_numbers, test_numbers = config.splits()
+print(f"train {len(train_numbers):,}, validation {len(val_numbers):,}, test {len(test_numbers):,} numbers; "
+      f"overlap: {len(set(train_numbers) & set(test_numbers))}")
+print("a few test numbers:", test_numbers[:6])
+
+# %% [markdown]
+# A batch: `src` holds the English ids, `tgt` the German ids wrapped in
+# `<bos>` ... `<eos>`, both padded on the right with 0.
+
+# %%
+src, tgt = tc.make_batch([21, 321])
+print("src:\n", src, "\ntgt:\n", tgt)
+
+# %% [markdown]
+# ## The loss: cross-entropy with label smoothing
+#
+# At every target position the model outputs logits over the $V$ German
+# tokens. Plain cross-entropy compares the softmax with a one-hot target: all
+# probability on the right token $y$. **Label smoothing** (the paper uses
+# $\varepsilon = 0.1$) softens that target: $1 - \varepsilon$ on the right
+# token, and $\varepsilon$ spread evenly over all $V$ tokens:
+#
+# $$q_v = (1 - \varepsilon)\,[v = y] + \frac{\varepsilon}{V}, \qquad
+# \text{loss} = -\sum_v q_v \log p_v = (1 - \varepsilon)\underbrace{(-\log p_y)}_{\texttt{nll}}
+# + \varepsilon \underbrace{\frac{1}{V}\sum_v (-\log p_v)}_{\texttt{uniform}}.$$
+#
+# Why? With a one-hot target the loss keeps falling as the right logit grows,
+# so the model is pushed towards infinite confidence, large weights and
+# overfitting. With the smoothed target the best it can do is put about
+# $1 - \varepsilon$ on the right token; it stays a little unsure, which the
+# paper found hurts perplexity but helps translation quality.
+#
+# The loss of a batch is the mean over the **real** target tokens: padding
+# positions are not predictions and must not count.
+
+# %%
+V, eps, y = len(DE_VOCAB), 0.1, DE_VOCAB.stoi["zwanzig"]
+one_hot = F.one_hot(torch.tensor(y), V).float()
+smoothed = (1 - eps) * one_hot + eps / V
+fig, ax = plt.subplots(figsize=(11, 3))
+ax.bar(range(V), one_hot, color="lightgrey", label="one-hot target")
+ax.bar(range(V), smoothed, width=0.5, color="tab:blue", label=f"smoothed target, ε = {eps}")
+ax.set_xticks(range(V), DE_VOCAB.itos, rotation=70, fontsize=8)
+ax.set_ylabel("target probability")
+ax.set_title(f"The target for the right token 'zwanzig': {1 - eps + eps / V:.3f} on it, {eps / V:.4f} on each of the others")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ### Exercise 1 · ★★☆ · about 8 minutes: the label-smoothed loss
+#
+# Write `label_smoothing_loss(logits, target, smoothing, pad_id)`: logits
+# `(batch, tgt_len, V)` and target ids `(batch, tgt_len)` → one number, the
+# mean over the non-pad target tokens of
+# $(1 - \varepsilon)(-\log p_y) + \varepsilon \cdot \mathrm{mean}_v(-\log p_v)$.
+#
+# <details><summary>Hint</summary>
+#
+# `log_probs = F.log_softmax(logits, dim=-1)`; the right token's
+# log-probability is `log_probs.gather(-1, target[..., None]).squeeze(-1)`
+# `(B, T)`; the uniform part is `log_probs.mean(dim=-1)` `(B, T)`.
+#
+# </details>
+#
+# <details><summary>Second hint</summary>
+#
+# `real = target != pad_id` is `(B, T)`; the mean over real tokens is
+# `(per_token * real).sum() / real.sum()`. (It equals PyTorch's
+# `F.cross_entropy(logits.transpose(1, 2), target, ignore_index=pad_id,
+# label_smoothing=smoothing)`: try it once you have yours.)
+#
+# </details>
+
+# %%
+def label_smoothing_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0.1,
+                         pad_id: int = PAD) -> torch.Tensor:
+    """logits (B, T, V), target (B, T) ids -> scalar: label-smoothed cross-entropy averaged over non-pad tokens."""
+    ### BEGIN SOLUTION
+    log_probs = F.log_softmax(logits, dim=-1)  # (B, T, V)
+    nll = -log_probs.gather(-1, target[..., None]).squeeze(-1)  # (B, T): -log p[right token]
+    uniform = -log_probs.mean(dim=-1)  # (B, T): mean over the vocabulary of -log p[v]
+    per_token = (1 - smoothing) * nll + smoothing * uniform  # (B, T)
+    real = target != pad_id  # (B, T)
+    return (per_token * real).sum() / real.sum()
+    ### END SOLUTION
+
+
+# %%
+label_smoothing_loss = checks.training.check_label_smoothing_loss(label_smoothing_loss)
+
+# %% [markdown]
+# Even a perfect model cannot reach 0: the smallest possible loss is reached
+# when the model predicts the smoothed target $q$ exactly, and it is $q$'s
+# entropy, $-\sum_v q_v \log q_v$, about 0.66 for $\varepsilon = 0.1$ and
+# $V = 35$. Keep that in mind when reading the loss curve below.
+
+# %%
+target = (1 - 0.1) * F.one_hot(torch.tensor([[5]]), len(DE_VOCAB)).float() + 0.1 / len(DE_VOCAB)  # (1, 1, V)
+loss_floor = label_smoothing_loss(target.log(), torch.tensor([[5]]), 0.1, PAD).item()  # logits = log q
+print(f"the smallest possible label-smoothed loss: {loss_floor:.3f}")
+
+# %% [markdown]
+# ## One training step
+#
+# Teacher forcing (notebook 06): the decoder reads the target shifted right
+# and predicts every next token at once. Our batches store the target as
+# `<bos> w1 ... wn <eos>`, so the shift is two slices:
+#
+# | | position 0 | 1 | 2 | 3 |
+# |---|---|---|---|---|
+# | decoder input `tgt[:, :-1]` | `<bos>` | ein | und | zwanzig |
+# | labels `tgt[:, 1:]` | ein | und | zwanzig | `<eos>` |
+#
+# Then the usual four lines of PyTorch, in this order: clear the old
+# gradients (`optimizer.zero_grad()`; PyTorch *adds* new gradients to the old
+# ones), `loss.backward()`, clip the gradient norm (a safety belt against the
+# occasional huge step early in training), `optimizer.step()`; and finally
+# `scheduler.step()` to move the learning rate along its schedule.
+
+# %% [markdown]
+# ### Exercise 2 · ★★☆ · about 10 minutes: the training step
+#
+# Write `train_step(model, batch, optimizer, scheduler, smoothing, clip_norm)`
+# → the loss as a Python float. `batch` is `(src (B, S), tgt (B, T))`; the
+# first line (given) moves it to the model's device.
+#
+# <details><summary>Hint</summary>
+#
+# `model.train()` first (an evaluation may have switched dropout off). Then
+# `tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]`; the masks are
+# `tc.padding_mask(src, PAD)` and `tc.target_mask(tgt_in, PAD)`;
+# `logits = model(src, tgt_in, src_mask, tgt_mask)`; the loss is your
+# `label_smoothing_loss(logits, tgt_out, smoothing, PAD)`.
+#
+# </details>
+#
+# <details><summary>Second hint</summary>
+#
+# `optimizer.zero_grad()`, `loss.backward()`, then, if `clip_norm` is not
+# None, `nn.utils.clip_grad_norm_(model.parameters(), clip_norm)`, then
+# `optimizer.step()`, then `scheduler.step()` if a scheduler was given.
+# Return `loss.item()`: a float, without the computation graph.
+#
+# </details>
+
+# %%
+def train_step(model: tc.Transformer, batch: tuple[torch.Tensor, torch.Tensor], optimizer: torch.optim.Optimizer,
+               scheduler=None, smoothing: float = 0.1, clip_norm: float | None = 1.0) -> float:
+    """One teacher-forced optimisation step on (src (B, S), tgt (B, T) = <bos> ... <eos>); returns the loss."""
+    src, tgt = (t.to(next(model.parameters()).device) for t in batch)  # (B, S), (B, T)
+    ### BEGIN SOLUTION
+    model.train()
+    tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]  # (B, T-1) each: read <bos>..., predict ...<eos>
+    logits = model(src, tgt_in, tc.padding_mask(src, PAD), tc.target_mask(tgt_in, PAD))  # (B, T-1, V)
+    loss = label_smoothing_loss(logits, tgt_out, smoothing, PAD)
+    optimizer.zero_grad()
+    loss.backward()
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.item()
+    ### END SOLUTION
+
+
+# %%
+train_step = checks.training.check_train_step(train_step)
+
+# %% [markdown]
+# ## The learning rate: warm up, then decay
+#
+# The paper's schedule (its equation 3), with `step` counted from 1:
+#
+# $$\mathrm{lr}(\texttt{step}) = d_\text{model}^{-0.5} \cdot
+# \min\left(\texttt{step}^{-0.5},\ \texttt{step} \cdot \texttt{warmup}^{-1.5}\right)$$
+#
+# It rises linearly for `warmup` steps and then decays like
+# $1/\sqrt{\texttt{step}}$ (`tc.noam_lr(step, d_model, warmup)`). Why warm up?
+# At the start Adam's estimates of the gradients' scale come from a handful of
+# steps and are unreliable, and a post-LN transformer (notebook 05) is fragile
+# while its weights are random: large early steps can wreck it. Small steps
+# first, while the statistics settle, then the full rate.
+#
+# The paper trained 100,000 steps with `warmup = 4000`. We train **900**
+# steps: with its schedule our whole run would still be warming up, at a tiny
+# rate. So we keep the *shape* and scale it to a short run: warm-up 60 steps,
+# peak $5 \cdot 10^{-3}$. Measured on this task after 600 steps
+# (`tc.CapstoneConfig`'s notes): the paper's own schedule reaches 17 % exact
+# match, its formula with warm-up 60 (peak 0.016, too hot) 96.7 %, the scaled
+# one 99.85 %.
+
+# %%
+fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.6), constrained_layout=True)
+paper_steps = range(1, 100_001, 50)
+left.plot(paper_steps, [tc.noam_lr(s, 512, 4000) for s in paper_steps], label="paper: d_model=512, warmup=4000")
+left.axvline(4000, color="grey", ls=":")
+left.set_xlabel("step")
+left.set_ylabel("learning rate")
+left.set_title("the paper's schedule over its 100,000 steps")
+left.legend()
+
+our_optimizer, our_scheduler = config.make_optimizer(nn.Linear(1, 1))  # a throwaway, only to read the rates
+ours = []
+for _ in range(config.max_steps):
+    ours.append(our_optimizer.param_groups[0]["lr"])
+    our_optimizer.step()
+    our_scheduler.step()
+steps = range(1, config.max_steps + 1)
+right.plot(steps, ours, label=f"ours: paper's shape, warmup={config.warmup}, peak {config.lr}")
+right.plot(steps, [tc.noam_lr(s, config.d_model, 4000) for s in steps], label="paper's formula with warmup=4000")
+right.plot(steps, [tc.noam_lr(s, config.d_model, config.warmup) for s in steps], "--",
+           label=f"paper's formula with warmup={config.warmup}")
+right.set_xlabel("step")
+right.set_title(f"our {config.max_steps}-step run (d_model={config.d_model})")
+right.legend()
+plt.show()
+
+# %% [markdown]
+# On the right: the paper's schedule (orange) is still climbing at step 900 and
+# never gets near a useful rate; the same formula with a short warm-up (green)
+# peaks at 0.016, three times our peak. Ours (blue) is the paper's curve,
+# squeezed and scaled.
+
+# %% [markdown]
+# ## Training
+#
+# The model (`tc.CapstoneConfig()`): `d_model=64`, 4 heads, 2 encoder and 2
+# decoder layers, `d_ff=128`, dropout 0.1, about 174,000 parameters; Adam with
+# the paper's betas; batches of 64 numbers; 900 steps. The loop is short: one
+# `train_step` per batch (yours, if you did exercise 2), and every 200 steps
+# the exact match on the 500 validation numbers. A time budget stops it early
+# on a slow machine.
+
+# %%
+torch.manual_seed(config.seed)
+model = config.make_model().to(device)
+optimizer, scheduler = config.make_optimizer(model)
+batches = tc.batch_iterator(train_numbers, config.batch_size, seed=config.seed, epochs=None)
+print(f"{sum(p.numel() for p in model.parameters()):,d} parameters")
+
+# %% [markdown]
+# The next cell takes about half a minute on two CPU cores (seconds on a GPU).
+# Its progress bar and numbers differ from run to run.
+
+# %% tags=["nbval-ignore-output"]
+history = tc.History()
+start = time.perf_counter()
+bar = tqdm(range(1, config.max_steps + 1), desc="training", unit="step")
+for step in bar:
+    history.lrs.append(optimizer.param_groups[0]["lr"])
+    history.losses.append(train_step(model, next(batches), optimizer, scheduler,
+                                     smoothing=config.label_smoothing, clip_norm=config.clip_norm))
+    history.steps.append(step)
+    if step % config.eval_every == 0 or step == config.max_steps:
+        history.eval_steps.append(step)
+        history.val_accuracies.append(tc.exact_match(model, val_numbers))
+        bar.set_postfix(loss=f"{history.losses[-1]:.3f}", val_exact=f"{history.val_accuracies[-1]:.1%}")
+    if time.perf_counter() - start > config.time_budget_s:
+        print(f"stopped after {step} steps: the time budget of {config.time_budget_s:.0f} s is spent")
+        break
+bar.close()
+history.seconds = time.perf_counter() - start
+print(f"trained {len(history.steps)} steps in {history.seconds:.1f} s on {device}; "
+      f"validation exact match {history.val_accuracies[-1]:.1%}")
+
+# %% tags=["nbval-ignore-output"]
+fig, ax = plt.subplots(figsize=(9, 3.6))
+ax.plot(history.steps, history.losses, lw=0.8, label="training loss (per batch)")
+ax.axhline(loss_floor, color="grey", ls=":", lw=1, label="the smallest possible smoothed loss")
+ax.set_ylim(0, None)
+ax.set_xlabel("step")
+ax.set_ylabel("label-smoothed loss")
+twin = ax.twinx()
+twin.plot(history.eval_steps, history.val_accuracies, "o-", color="tab:green", label="validation exact match")
+twin.set_ylim(0, 1.02)
+twin.set_ylabel("exact match")
+fig.legend(loc="center right", bbox_to_anchor=(0.88, 0.55))
+ax.set_title("Training the translator")
+plt.show()
+
+# %% [markdown]
+# The loss falls fast during the warm-up, then slowly approaches its floor
+# (label smoothing keeps it above 0.66). Exact match, the share of
+# validation numbers whose *whole* translation is right, climbs to nearly
+# 100 % within a few hundred steps.
+
+# %% [markdown]
+# ## Translating: greedy decoding
+#
+# At inference there is no target. Notebook 06's loop: encode the source once;
+# start with `<bos>`; run the decoder on everything written so far; take the
+# most likely next token at the **last** position; append it; repeat. Two
+# things are new for a batch of sentences of different lengths: a row that has
+# written `<eos>` is finished and from then on gets only `<pad>`, and the loop
+# can stop as soon as every row is finished (or after `max_len - 1` steps, so
+# that a row holds at most `max_len` tokens, `<bos>` included).
+
+# %% [markdown]
+# ### Exercise 3 · ★★☆ · about 10 minutes: greedy decoding for a batch
+#
+# Write `greedy_decode(model, src, max_len)`: source ids `(B, S)` → ids
+# `(B, L)`, each row `<bos>` ... `<eos>` followed by `<pad>`, `L <= max_len`.
+# Use `model.encode(src, src_mask)` once and
+# `model.decode(ys, memory, src_mask, tgt_mask)` → logits `(B, t, V)` at each
+# step. Run without gradients (the decorator) and in eval mode (no dropout).
+#
+# <details><summary>Hint</summary>
+#
+# `ys = torch.full((B, 1), BOS, dtype=torch.long, device=src.device)` and
+# `done = torch.zeros(B, dtype=torch.bool, device=src.device)`. Each step:
+# `next_token = logits[:, -1].argmax(dim=-1)` `(B,)`;
+# `next_token = next_token.masked_fill(done, PAD)`;
+# `ys = torch.cat([ys, next_token[:, None]], dim=1)`;
+# `done |= next_token == EOS`.
+#
+# </details>
+#
+# <details><summary>Second hint</summary>
+#
+# The masks: `src_mask = tc.padding_mask(src, PAD)` for both encode and decode;
+# `tc.target_mask(ys, PAD)` for the decoder, remade each step as `ys` grows.
+# Loop `for _ in range(max_len - 1)` and `break` when `done.all()`.
+#
+# </details>
+
+# %%
+@torch.no_grad()
+def greedy_decode(model: tc.Transformer, src: torch.Tensor, max_len: int = MAX_TGT_LEN) -> torch.Tensor:
+    """src (B, S) ids -> (B, L <= max_len) ids: <bos>, the most likely token at each step, <eos>, then <pad>."""
+    model.eval()
+    ### BEGIN SOLUTION
+    src_mask = tc.padding_mask(src, PAD)  # (B, 1, 1, S)
+    memory = model.encode(src, src_mask)  # (B, S, d_model): the source is read once
+    ys = torch.full((src.shape[0], 1), BOS, dtype=torch.long, device=src.device)  # (B, 1)
+    done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)  # (B,)
+    for _ in range(max_len - 1):
+        logits = model.decode(ys, memory, src_mask, tc.target_mask(ys, PAD))  # (B, t, V)
+        next_token = logits[:, -1].argmax(dim=-1).masked_fill(done, PAD)  # (B,): finished rows only pad
+        ys = torch.cat([ys, next_token[:, None]], dim=1)  # (B, t + 1)
+        done |= next_token == EOS
+        if done.all():
+            break
+    return ys
+    ### END SOLUTION
+
+
+# %%
+greedy_decode = checks.training.check_greedy_decode(greedy_decode)
+
+# %% [markdown]
+# ### The test: numbers the model has never seen
+#
+# Exact match: a translation counts only if every token is right. Your greedy
+# decoder on all 2000 test numbers:
+
+# %% tags=["nbval-ignore-output"]
+def translate_greedy(numbers: list[int]) -> list[list[str]]:
+    """German tokens for each number, by (your) greedy_decode, in one batch."""
+    src, _ = tc.make_batch(numbers)
+    return [DE_VOCAB.decode(row) for row in greedy_decode(model, src.to(device), MAX_TGT_LEN).cpu()]
+
+
+start = time.perf_counter()
+greedy_out = translate_greedy(test_numbers)
+greedy_right = [out == tc.german_tokens(n) for n, out in zip(test_numbers, greedy_out)]
+print(f"test exact match, greedy: {sum(greedy_right) / len(test_numbers):.2%} "
+      f"({sum(greedy_right)} of {len(test_numbers)}; {time.perf_counter() - start:.1f} s)")
+
+# %% [markdown]
+# ## Beam search: keep several candidates
+#
+# Greedy decoding commits to the single best token at each step and never
+# looks back. But the most probable *sentence* need not start with the most
+# probable first token. A sentence's probability is the product of its tokens'
+# probabilities, so its log-probability, the **score**, is a sum:
+#
+# $$\text{score}(y_1 \dots y_t) = \sum_{i=1}^{t} \log p(y_i \mid y_{<i}, \text{source}).$$
+#
+# **Beam search** keeps the `beam_width` best partial translations (the
+# *beam*, each with its score). At every step it extends each unfinished one
+# by each possible next token, scores the candidates, and keeps the
+# `beam_width` best of all of them. A hypothesis that has written `<eos>` is
+# finished: it stays in the beam as it is, with its score frozen, competing
+# with the others for a place (every extension only *lowers* a score, so a
+# finished hypothesis can only be overtaken by one that is already better).
+# The search ends when every hypothesis in the beam is finished, or after
+# `max_len - 1` steps; the answer is the best-scoring one. With
+# `beam_width = 1` it is exactly greedy decoding.
+
+# %% [markdown]
+# ### Exercise 4 · ★★★ · about 20 minutes: beam search for one sentence
+#
+# Write `beam_search(model, src, beam_width, max_len)` for **one** source
+# sentence: `src (1, S)` → ids `(1, L)`, `<bos>` ... `<eos>` (the best
+# hypothesis). A hypothesis can be a plain pair `(score, tokens)` with `tokens`
+# a Python list starting with `BOS`. (The reference, `tc.beam_search`, does the
+# same for a whole batch at once with tensors; much faster, much harder to
+# read.)
+#
+# <details><summary>Hint</summary>
+#
+# Start with `beams = [(0.0, [BOS])]`: ONE hypothesis. For each step, build a
+# list `candidates`: a finished hypothesis (`tokens[-1] == EOS`) is appended
+# unchanged; for an unfinished one run
+# `ys = torch.tensor([tokens], device=src.device)`,
+# `log_probs = F.log_softmax(model.decode(ys, memory, src_mask, tc.target_mask(ys, PAD))[0, -1], dim=-1)`,
+# and append `(score + log_probs[t].item(), tokens + [t])` for its
+# `beam_width` best tokens `t` (`log_probs.topk(beam_width)`).
+#
+# </details>
+#
+# <details><summary>Second hint</summary>
+#
+# `beams = sorted(candidates, key=lambda c: c[0], reverse=True)[:beam_width]`;
+# stop when `all(tokens[-1] == EOS for _, tokens in beams)`. At the end return
+# `torch.tensor([best_tokens])` for the hypothesis with the highest score.
+# Taking only each hypothesis's `beam_width` best tokens loses nothing: no
+# other extension of it could make the overall top `beam_width`.
+#
+# </details>
+
+# %%
+@torch.no_grad()
+def beam_search(model: tc.Transformer, src: torch.Tensor, beam_width: int = 4,
+                max_len: int = MAX_TGT_LEN) -> torch.Tensor:
+    """src (1, S) ids of ONE sentence -> (1, L) ids of the most probable translation the beam finds."""
+    model.eval()
+    src_mask = tc.padding_mask(src, PAD)  # (1, 1, 1, S)
+    memory = model.encode(src, src_mask)  # (1, S, d_model)
+    ### BEGIN SOLUTION
+    beams = [(0.0, [BOS])]  # (score = log-probability, tokens)
+    for _ in range(max_len - 1):
+        candidates = []
+        for score, tokens in beams:
+            if tokens[-1] == EOS:  # finished: keeps its place and its score
+                candidates.append((score, tokens))
+                continue
+            ys = torch.tensor([tokens], device=src.device)  # (1, t)
+            logits = model.decode(ys, memory, src_mask, tc.target_mask(ys, PAD))[0, -1]  # (V,)
+            top = F.log_softmax(logits, dim=-1).topk(beam_width)
+            for log_prob, token in zip(top.values.tolist(), top.indices.tolist()):
+                candidates.append((score + log_prob, tokens + [token]))
+        beams = sorted(candidates, key=lambda c: c[0], reverse=True)[:beam_width]
+        if all(tokens[-1] == EOS for _, tokens in beams):
+            break
+    best_score, best_tokens = max(beams, key=lambda c: c[0])
+    return torch.tensor([best_tokens], device=src.device)
+    ### END SOLUTION
+
+
+# %%
+beam_search = checks.training.check_beam_search(beam_search)
+
+# %% [markdown]
+# Beam search on all 2000 test numbers, one sentence at a time, would take a
+# while, so for the whole test set we use the reference `tc.exact_match`, which
+# runs the same search for the whole batch at once (yours decodes the
+# hand-picked numbers below).
+
+# %% tags=["nbval-ignore-output"]
+start = time.perf_counter()
+beam_accuracy = tc.exact_match(model, test_numbers, beam_width=4)
+print(f"test exact match, beam search (width 4): {beam_accuracy:.2%} ({time.perf_counter() - start:.1f} s)")
+print(f"test exact match, greedy:                {sum(greedy_right) / len(test_numbers):.2%}")
+
+# %% [markdown]
+# ## What it gets right, and wrong
+#
+# Every test number that greedy decoding got wrong (if any), with the beam's
+# answer beside it, then a few hand-picked numbers. Remember that every number
+# below 1000 is a *training* number by design.
+
+# %% tags=["nbval-ignore-output"]
+def beam_translation(n: int) -> list[str]:
+    """German tokens for one number by (your) beam_search, width 4."""
+    src, _ = tc.make_batch([n])
+    return DE_VOCAB.decode(beam_search(model, src.to(device), 4, MAX_TGT_LEN)[0].cpu())
+
+
+def table(numbers: list[int]) -> str:
+    """A Markdown table: English, expected German, greedy and beam outputs, ✔/✘, which split."""
+    split = {**{n: "train" for n in train_numbers}, **{n: "val" for n in val_numbers},
+             **{n: "test" for n in test_numbers}}
+    rows = ["| number | split | English | expected German | greedy | | beam (width 4) | |", "|---" * 8 + "|"]
+    for n, greedy_tokens in zip(numbers, translate_greedy(numbers)):
+        expected, beam_tokens = tc.german_tokens(n), beam_translation(n)
+        rows.append(f"| {n:,} | {split.get(n, 'unseen')} | {' '.join(tc.english_tokens(n))} | {' '.join(expected)} "
+                    f"| {' '.join(greedy_tokens)} | {'✔' if greedy_tokens == expected else '✘'} "
+                    f"| {' '.join(beam_tokens)} | {'✔' if beam_tokens == expected else '✘'} |")
+    return "\n".join(rows)
+
+
+failures = [n for n, right in zip(test_numbers, greedy_right) if not right]
+if failures:
+    display(Markdown(f"**The {len(failures)} test numbers greedy decoding got wrong:**\n\n" + table(failures)))
+else:
+    display(Markdown("**Greedy decoding got every one of the 2000 test numbers right.**"))
+
+# %% tags=["nbval-ignore-output"]
+display(Markdown("**Hand-picked numbers:**\n\n" + table([1, 16, 17, 21, 101, 1001, 70_000, 999_999])))
+
+# %% [markdown]
+# What to look for: the mistakes, when there are any, are rarely nonsense.
+# They are one wrong or extra morpheme in an otherwise well-formed number, in
+# rare patterns. A round number such as 70,000 is one: only 15 of the 19,000
+# random training numbers end in "thousand", so the model may go on after
+# "siebzig tausend" as if a second half had to follow. The numbers below 1000
+# are training numbers; the large ones marked "unseen" are in no split at
+# all, so, like the test numbers, they were never seen in training.
+
+# %% [markdown]
+# ## Looking inside: cross-attention learns the reordering
+#
+# Cross-attention's weights `(batch, heads, tgt_len, src_len)` say, for each
+# decoding step, how much it read from each English word.
+# `attention_maps(model, number)` (in `transformer_course.interpret`)
+# translates a number and returns every attention map. Row $t$ of a decoder map
+# is the step that *wrote* output token $t$ (its query sits at the decoder
+# input token before it), so we label rows by the token written. We show the
+# last decoder layer, averaged over its 4 heads.
+
+# %%
+def show_map(ax, weights, rows, cols, title):
+    """One attention map (q_len, k_len) as a heatmap with token labels."""
+    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_title(title, fontsize=10)
+
+
+examples = [21, 321, 45_678, 7_021]
+last = config.n_layers - 1
+fig, axes = plt.subplots(1, len(examples), figsize=(17, 5.2), constrained_layout=True)
+for ax, n in zip(axes, examples):
+    maps = attention_maps(model, n)
+    show_map(ax, maps["cross"][last].mean(dim=0), maps["output"], maps["source"], f"{n:,}")
+    ax.set_xlabel("English (keys)")
+axes[0].set_ylabel("German token written (query)")
+fig.suptitle(f"Cross-attention, decoder layer {last}, mean over heads", fontsize=12)
+plt.show()
+
+# %% [markdown]
+# Read it row by row. To write **"ein"**, the first German word of 21, the
+# decoder looks at the *second* English word, **"one"**; to write
+# **"zwanzig"** it goes back to **"twenty"**. The dark cells do not run down
+# the diagonal as in notebook 06's copy task: they jump forward and back, and
+# the jump *is* the German word order. "hundert" and "tausend" line up with
+# "hundred" and "thousand", and in 45,678 the inversion happens twice, once
+# in each half. The "und" rows are spread out: "und" follows from the tens
+# word being there, not from one particular English token. Nobody told the
+# model any of this; it is what minimising the loss found. (The first decoder
+# layer's maps are blurrier; its heads do more of the bookkeeping. Compare
+# them in the explorer below.)
+
+# %% [markdown]
+# ## Explore: every attention map of the model
+#
+# Choose a number, a layer, a head (or the mean over heads) and the kind of
+# attention: the encoder's self-attention (English × English), the decoder's
+# masked self-attention (German × German, a lower triangle), or
+# cross-attention (German × English). In a live Jupyter the picture is redrawn
+# on every change; elsewhere you see the default choice only.
+
+# %%
+def draw_attention(number: int = 21, layer: int = 1, head: str = "mean", kind: str = "cross"):
+    """Draw one attention map of the trained model for `number`."""
+    maps = attention_maps(model, number)
+    weights = maps[kind][layer]  # (heads, q_len, k_len)
+    weights = weights.mean(dim=0) if head == "mean" else weights[int(head)]
+    rows, cols = {"encoder_self": (maps["source"], maps["source"]),
+                  "decoder_self": (maps["output"], maps["decoder_input"]),
+                  "cross": (maps["output"], maps["source"])}[kind]
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.5 + 0.6 * len(cols)), max(3.5, 1.2 + 0.45 * len(rows))))
+    show_map(ax, weights, rows, cols, f"{number:,}: {kind.replace('_', ' ')}, layer {layer}, head {head}")
+    ax.set_xlabel("keys")
+    ax.set_ylabel("queries" if kind == "encoder_self" else "German token written (query)")
+    plt.show()
+
+
+number_box = widgets.BoundedIntText(value=45_678, min=0, max=999_999, description="number")
+layer_box = widgets.Dropdown(options=list(range(config.n_layers)), value=1, description="layer")
+head_box = widgets.Dropdown(options=["mean"] + [str(h) for h in range(config.n_heads)], value="0",
+                            description="head")
+kind_box = widgets.Dropdown(options=[("cross-attention", "cross"), ("decoder self-attention", "decoder_self"),
+                                     ("encoder self-attention", "encoder_self")], value="cross", description="kind")
+explorer = widgets.Output()
+
+
+def redraw(change=None):
+    """Draw the chosen map into the explorer's output area."""
+    with explorer:
+        explorer.clear_output(wait=True)
+        draw_attention(number_box.value, layer_box.value, head_box.value, kind_box.value)
+
+
+for box in (number_box, layer_box, head_box, kind_box):
+    box.observe(redraw, names="value")
+draw_attention(number_box.value, layer_box.value, head_box.value, kind_box.value)  # static: shows in every viewer
+display(widgets.VBox([widgets.HBox([number_box, layer_box]), widgets.HBox([head_box, kind_box]), explorer]))
+
+# %% [markdown]
+# The default picture is a single head, head 0 of layer 1, for 45,678. In
+# our runs it is a clean word alignment: each German word looks at exactly
+# one English word, and each "und" at the tens word it comes with. Things to
+# try: the other heads of layer 1 (several of them do the whole alignment on
+# their own; they differ mostly in the "und" rows); layer 0; the encoder's
+# self-attention (do "forty" and "five" look at each other?); the decoder's
+# self-attention at the "und" rows; a number near the top of the range,
+# 999,999.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Why train with teacher forcing instead of feeding the model its own
+#    predictions?
+#
+#    <details><summary>Answer</summary>
+#
+#    It trains every position of every sentence in one parallel forward pass
+#    (the causal mask keeps each position from seeing its label), and each
+#    position learns from the correct history rather than from the model's
+#    early, mostly wrong guesses, so learning is fast and stable. The price is
+#    a gap between training and inference (at inference the history is the
+#    model's own), which a well-trained model barely notices here.
+#
+#    </details>
+#
+# 2. What does label smoothing change, and why can the loss not reach 0?
+#
+#    <details><summary>Answer</summary>
+#
+#    The target is $1 - \varepsilon$ on the right token plus
+#    $\varepsilon / V$ everywhere, so the model is not pushed towards
+#    infinite confidence (ever larger logits). The loss is a cross-entropy
+#    against a distribution that is not one-hot; its minimum is that
+#    distribution's entropy, about 0.66 here, reached when the model predicts
+#    exactly the smoothed target.
+#
+#    </details>
+#
+# 3. Why a warm-up, and why a much shorter one than the paper's?
+#
+#    <details><summary>Answer</summary>
+#
+#    Early on Adam's gradient statistics are poor and a post-LN transformer
+#    with random weights is easily thrown off by large steps, so the rate
+#    starts small and grows. The paper's 4000 warm-up steps suit its 100,000
+#    steps; in a 900-step run they would keep the rate tiny throughout (17 %
+#    exact match after 600 steps instead of 99.85 %). The warm-up is a
+#    fraction of the run, so it shrinks with it.
+#
+#    </details>
+#
+# 4. Why is beam search usually at least as good as greedy decoding, and why
+#    not always?
+#
+#    <details><summary>Answer</summary>
+#
+#    Greedy's sentence is one of the candidates the beam could keep, and the
+#    beam looks at more alternatives, so it usually ends with a sentence at
+#    least as probable. Not always: the hypotheses that pushed greedy's prefix
+#    out of the beam may all lose probability later. And "more probable" is
+#    not "correct": when the model is wrong with confidence, both are wrong.
+#    On this easy task they agree almost everywhere.
+#
+#    </details>
+#
+# 5. What would happen without positional encodings?
+#
+#    <details><summary>Answer</summary>
+#
+#    The encoder would see a bag of words (notebook 04): "twenty one" and
+#    "one twenty" would give the same memory, and the decoder could not tell
+#    which step it is at except through its own tokens. Numbers whose words
+#    are a reordering of each other would be confused; notebook 08 measures
+#    how much training suffers.
+#
+#    </details>
+#
+# 6. Why is the task split by number, and why are all numbers below 1000 in
+#    the training set?
+#
+#    <details><summary>Answer</summary>
+#
+#    So that test sentences are truly new: a model that memorised its training
+#    pairs would score 0 on them, and only one that learned the rule scores
+#    high. The numbers below 1000 are the building blocks (every larger number
+#    is made of one or two of them), and a random sample of a million numbers
+#    would almost never contain "five" on its own.
+#
+#    </details>
+
+# %% [markdown]
+# ## Summary
+#
+# - **Data**: English number words → German morphemes, split by number; the
+#   German puts units before tens, so the model has to reorder.
+# - **Loss**: cross-entropy against a label-smoothed target, averaged over the
+#   real (non-pad) tokens.
+# - **Training step**: decoder reads `tgt[:, :-1]`, predicts `tgt[:, 1:]`
+#   (teacher forcing); zero the gradients, backward, clip, step, schedule.
+# - **Schedule**: the paper's warm-up then $1/\sqrt{\text{step}}$ decay, its
+#   warm-up scaled to a short run.
+# - **Decoding**: greedy takes the best token at each step; beam search keeps
+#   the `beam_width` best partial sentences by summed log-probability, finished
+#   ones included. Both reach nearly 100 % exact match on numbers never seen.
+# - **Inside**: cross-attention aligns each German word with the English word
+#   it translates, jumping forward to "one" to write "ein" and back to
+#   "twenty" for "zwanzig".
+#
+# Next: **08 · do we need it?**, where we take the parts out one by one and
+# watch this training suffer.
