@@ -13,13 +13,7 @@ from transformer_course.checks import training as ct
 from transformer_course.number_words import BOS_ID, EOS_ID, PAD_ID
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is as fast as two, and far faster when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 # --- wrong losses ------------------------------------------------------------------------------

@@ -13,13 +13,7 @@ from transformer_course.training import noam_schedule, train_step
 NUMBERS = [0, 1, 7, 21, 101, 1001, 70_000, 123_456, 999_999, 17_017]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is as fast as two, and far faster when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def small_model(seed):
