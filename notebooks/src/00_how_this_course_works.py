@@ -38,9 +38,21 @@
 #     bad -->|fix it, run both cells again| stub
 # ```
 #
-# (If the diagram does not render: a stub goes into a check; the check says
-# *correct*, says *what is wrong*, or says *not done yet*.)
+# %% [markdown] tags=["exercise_only"]
+# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
+# <img src="images/00_how_this_course_works.png" alt="A stub goes into the check cell, which says correct, what is wrong, or not done yet" width="560">
+#
+# </details>
+
+# %% [markdown] tags=["solution_only"]
+# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
+#
+# <img src="../images/00_how_this_course_works.png" alt="A stub goes into the check cell, which says correct, what is wrong, or not done yet" width="560">
+#
+# </details>
+
+# %% [markdown]
 # Each exercise has:
 #
 # - **a heading with difficulty and time**, e.g. *Exercise 1 · ★☆☆ · about 2
