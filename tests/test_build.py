@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -211,3 +212,25 @@ def test_select_by_prefix(root: Path):
     assert [p.stem for p in build.select(["01"], root)] == ["01_demo"]
     with pytest.raises(build.BuildError, match="should name one source"):
         build.select(["02"], root)
+
+
+CHECK_CELL = re.compile(r"^(\w+) = checks\.\w+\.check_\w+\(\1\)", re.MULTILINE)
+
+
+@pytest.mark.parametrize("stem", sorted(p.stem for p in (build.ROOT / "notebooks" / "src").glob("[0-9]*.py")))
+def test_every_exercise_is_a_stub_in_the_exercise_notebook_and_complete_in_the_solution(stem: str):
+    """A check cell in the exercise notebook follows a stub, so "not done yet" is what a new learner sees;
+    the solution notebook has no stub left (and runs in strict mode under pytest, see conftest.py)."""
+    exercise = read(build.ROOT / "notebooks" / f"{stem}.ipynb")
+    solution = read(build.ROOT / "notebooks" / "solutions" / f"{stem}.ipynb")
+    stub_since_last_check, n_checks = False, 0
+    for cell in exercise.cells:
+        if cell.cell_type != "code":
+            continue
+        if "# YOUR CODE HERE\n" in cell.source and "raise NotImplementedError" in cell.source:
+            stub_since_last_check = True
+        for name in CHECK_CELL.findall(cell.source):
+            assert stub_since_last_check, f"{stem}: the check of {name} follows no stub in the exercise notebook"
+            stub_since_last_check, n_checks = False, n_checks + 1
+    assert n_checks > 0, f"{stem}: no check cells found"
+    assert not any("# YOUR CODE HERE" in c.source for c in solution.cells if c.cell_type == "code"), stem
