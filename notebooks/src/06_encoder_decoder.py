@@ -515,7 +515,10 @@ predicted = greedy_decode(model, test_src, max_len=MAX_LEN + 1)  # (1000, MAX_LE
 correct = ((predicted == test_tgt) | (test_tgt == PAD)).all(dim=1)  # every token up to <eos> right
 print(f"exact match on 1000 new sequences: {correct.float().mean().item():.1%}")
 for i in range(3):
-    print("source", test_src[i].tolist(), "-> output", predicted[i].tolist())
+    source = [t for t in test_src[i].tolist() if t != PAD]
+    output = predicted[i].tolist()
+    output = output[: output.index(EOS) + 1] if EOS in output else output  # what follows <eos> is ignored
+    print("source", source, "-> output", output, f"(<eos> = {EOS})")
 
 # %% [markdown]
 # (Tokens after `<eos>` are whatever the model emits once it is done; they are
