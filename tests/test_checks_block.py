@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import transformer_course as tc
+from contract import assert_not_done  # tests/contract.py
 from transformer_course import checks
 from transformer_course.checks import block as cb
 
@@ -191,19 +192,9 @@ STUBS = [
 
 
 @pytest.mark.parametrize("check, reference, name", STUBS)
-def test_stub_is_not_done_and_the_reference_is_returned(check, reference, name, capsys, monkeypatch):
-    monkeypatch.delenv(checks.STRICT_ENV_VAR, raising=False)
+def test_stub_is_not_done_and_fails_in_strict_mode(check, reference, name, capsys, monkeypatch):
     stub = type("Stub", (reference,), {"forward": _stub_forward})
-    assert check(stub) is reference
-    assert f"… {name}: not done yet" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check, reference, name", STUBS)
-def test_stub_fails_in_strict_mode(check, reference, name, monkeypatch):
-    monkeypatch.setenv(checks.STRICT_ENV_VAR, "1")
-    stub = type("Stub", (reference,), {"forward": _stub_forward})
-    with pytest.raises(checks.ExerciseNotDone, match=f"{name}: not done yet"):
-        check(stub)
+    assert_not_done(check, stub, reference, name, capsys, monkeypatch)
 
 
 def test_checks_leave_the_global_rng_alone():

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import transformer_course as tc
+from contract import assert_not_done  # tests/contract.py
 from transformer_course import checks
 from transformer_course.checks import encoder_decoder as ce
 
@@ -192,14 +193,5 @@ STUBS = [
 
 
 @pytest.mark.parametrize("check, stub, reference, name", STUBS)
-def test_stub_is_not_done_and_the_reference_is_returned(check, stub, reference, name, capsys, monkeypatch):
-    monkeypatch.delenv(checks.STRICT_ENV_VAR, raising=False)
-    assert check(stub) is reference
-    assert f"… {name}: not done yet" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check, stub, reference, name", STUBS)
-def test_stub_fails_in_strict_mode(check, stub, reference, name, monkeypatch):
-    monkeypatch.setenv(checks.STRICT_ENV_VAR, "1")
-    with pytest.raises(checks.ExerciseNotDone, match=f"{name}: not done yet"):
-        check(stub)
+def test_stub_is_not_done_and_fails_in_strict_mode(check, stub, reference, name, capsys, monkeypatch):
+    assert_not_done(check, stub, reference, name, capsys, monkeypatch)

@@ -8,8 +8,7 @@ from einops import rearrange
 from torch import nn
 
 import transformer_course as tc
-from transformer_course import checks
-from transformer_course.checks import CheckFailed, ExerciseNotDone
+from contract import assert_not_done, fails_with  # tests/contract.py
 from transformer_course.checks import multihead as mh
 
 # --- the reference passes; a stub is not done (and fails in strict mode) ----------
@@ -50,19 +49,7 @@ def test_reference_passes(check, reference, capsys):
 
 @pytest.mark.parametrize("check, reference, stub", [(*r, s) for r, s in zip(REFERENCES, STUBS)])
 def test_stub_is_not_done_and_fails_in_strict_mode(check, reference, stub, capsys, monkeypatch):
-    monkeypatch.delenv(checks.STRICT_ENV_VAR, raising=False)
-    assert check(stub) is reference
-    assert "not done yet" in capsys.readouterr().out
-    monkeypatch.setenv(checks.STRICT_ENV_VAR, "1")
-    with pytest.raises(ExerciseNotDone, match="not done yet"):
-        check(stub)
-
-
-def fails_with(check, learner, *fragments):
-    with pytest.raises(CheckFailed) as info:
-        check(learner)
-    for fragment in fragments:
-        assert fragment in str(info.value), str(info.value)
+    assert_not_done(check, stub, reference, None, capsys, monkeypatch)
 
 
 # --- split_heads and merge_heads ------------------------------------------------------

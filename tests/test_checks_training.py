@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import transformer_course as tc
+from contract import assert_not_done  # tests/contract.py
 from transformer_course import checks
 from transformer_course.checks import training as ct
 from transformer_course.number_words import BOS_ID, EOS_ID, PAD_ID
@@ -265,17 +266,8 @@ STUBS = [
 
 
 @pytest.mark.parametrize("check, reference, name", STUBS)
-def test_stub_is_not_done_and_the_reference_is_returned(check, reference, name, capsys, monkeypatch):
-    monkeypatch.delenv(checks.STRICT_ENV_VAR, raising=False)
-    assert check(_stub) is reference
-    assert f"… {name}: not done yet" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check, reference, name", STUBS)
-def test_stub_fails_in_strict_mode(check, reference, name, monkeypatch):
-    monkeypatch.setenv(checks.STRICT_ENV_VAR, "1")
-    with pytest.raises(checks.ExerciseNotDone, match=f"{name}: not done yet"):
-        check(_stub)
+def test_stub_is_not_done_and_fails_in_strict_mode(check, reference, name, capsys, monkeypatch):
+    assert_not_done(check, _stub, reference, name, capsys, monkeypatch)
 
 
 def test_decoding_model_never_writes_pad_or_bos():

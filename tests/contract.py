@@ -1,0 +1,24 @@
+"""Assertions shared by the tests of every exercise check (the exercise contract in COURSE.md)."""
+
+import pytest
+
+from transformer_course import checks
+
+
+def assert_not_done(check, stub, reference, name, capsys, monkeypatch):
+    """An untouched stub: "… name: not done yet" and the reference handed back; in strict mode, ExerciseNotDone."""
+    monkeypatch.delenv(checks.STRICT_ENV_VAR, raising=False)
+    assert check(stub) is reference
+    said = f"{name}: not done yet" if name else "not done yet"
+    assert (f"… {said}" if name else said) in capsys.readouterr().out
+    monkeypatch.setenv(checks.STRICT_ENV_VAR, "1")
+    with pytest.raises(checks.ExerciseNotDone, match=said):
+        check(stub)
+
+
+def fails_with(check, learner, *fragments):
+    """The check rejects `learner` with a message containing every fragment."""
+    with pytest.raises(checks.CheckFailed) as info:
+        check(learner)
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
