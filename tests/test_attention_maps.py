@@ -4,15 +4,15 @@ import pytest
 import torch
 
 import transformer_course as tc
-from transformer_course.interpret import attention_maps
-from transformer_course.number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, make_batch
+from transformer_course.task.interpret import attention_maps
+from transformer_course.task.number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, make_batch
 
 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return tc.Transformer(len(EN_VOCAB), len(DE_VOCAB), d_model=16, n_heads=2, n_layers=2, d_ff=32,
-                          dropout=0.1, max_len=MAX_TGT_LEN + 3, n_decoder_layers=1)
+    return tc.Transformer(tc.ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=16, n_heads=2, n_layers=2, d_ff=32,
+                          dropout=0.1, max_len=MAX_TGT_LEN + 3, n_decoder_layers=1))
 
 
 @pytest.mark.parametrize("number", [0, 21, 45_678])

@@ -55,7 +55,7 @@ def test_sequence_longer_than_max_len():
 
 
 def test_token_ids_outside_the_vocabulary():
-    model = tc.Transformer(10, 12, d_model=16, n_heads=2, n_layers=1, d_ff=32)
+    model = tc.Transformer(tc.ModelConfig(src_vocab_size=10, vocab_size=12, d_model=16, n_heads=2, n_layers=1, d_ff=32))
     src, tgt = torch.tensor([[1, 2, 10]]), torch.tensor([[1, 2]])
     with pytest.raises(ValueError, match=r"source token ids contain id 10, outside the vocabulary of size 10"):
         model(src, tgt)

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from transformer_course import build
+from tools import build
 
 DEMO_SOURCE = textwrap.dedent(
     '''\
@@ -55,7 +55,7 @@ def read(path: Path) -> nbformat.NotebookNode:
 
 def test_committed_notebooks_match_their_sources():
     problems = build.check()
-    assert not problems, "notebooks out of sync; run python -m transformer_course.build\n" + "\n".join(problems)
+    assert not problems, "notebooks out of sync; run python -m tools.build\n" + "\n".join(problems)
 
 
 def test_there_is_at_least_one_source():

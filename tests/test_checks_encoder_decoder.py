@@ -145,12 +145,12 @@ def _forward(src_mask_enc=True, src_mask_dec=True, tgt_mask="target", positions=
         source = pos(model.src_embed(src))
         memory = model.encoder(source, src_mask if src_mask_enc else None) if memory_from_encoder else source
         x = model.decoder(pos(model.tgt_embed(tgt)), memory, src_mask if src_mask_dec else None, masks[tgt_mask])
-        return model.generator(x) if unembed else x
+        return model.unembed(x) if unembed else x
     return forward
 
 
 FORWARD_MISTAKES = {
-    "not logits: finish with model.generator": _forward(unembed=False),
+    "not logits: finish with model.unembed": _forward(unembed=False),
     "no source mask anywhere": _forward(src_mask_enc=False, src_mask_dec=False),
     "source mask is not passed to the decoder": _forward(src_mask_dec=False),
     "encoder does not get the source mask": _forward(src_mask_enc=False),

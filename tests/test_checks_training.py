@@ -11,7 +11,7 @@ import transformer_course as tc
 from contract import assert_not_done  # tests/contract.py
 from transformer_course import checks
 from transformer_course.checks import training as ct
-from transformer_course.number_words import BOS_ID, EOS_ID, PAD_ID
+from transformer_course.task.number_words import BOS_ID, EOS_ID, PAD_ID
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 import transformer_course as tc
-from transformer_course.decoding import (beam_search, exact_match, greedy_decode, sequence_log_prob,
+from transformer_course.task.decoding import (beam_search, exact_match, greedy_decode, sequence_log_prob,
                                          translate)
-from transformer_course.number_words import (BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID,
+from transformer_course.task.number_words import (BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID,
                                              batch_iterator, german_tokens, make_batch)
-from transformer_course.training import noam_schedule, train_step
+from transformer_course.task.training import noam_schedule, train_step
 
 NUMBERS = [0, 1, 7, 21, 101, 1001, 70_000, 123_456, 999_999, 17_017]
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 def small_model(seed):
     torch.manual_seed(seed)
-    return tc.Transformer(len(EN_VOCAB), len(DE_VOCAB), d_model=32, n_heads=2, n_layers=1, d_ff=64,
-                          dropout=0.1, max_len=MAX_TGT_LEN + 3)
+    return tc.Transformer(tc.ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=32, n_heads=2, n_layers=1, d_ff=64,
+                          dropout=0.1, max_len=MAX_TGT_LEN + 3))
 
 
 @pytest.fixture(scope="module")

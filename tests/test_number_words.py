@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from transformer_course.number_words import (
+from transformer_course.task.number_words import (
     BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_SRC_LEN, MAX_TGT_LEN, PAD_ID, Vocab, batch_iterator,
     collate, english, english_tokens, german, german_tokens, make_batch, make_splits,
 )

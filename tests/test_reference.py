@@ -149,8 +149,8 @@ def test_full_model_equals_torch_transformer(norm_first):
     """Our Transformer with nn.Transformer's encoder and decoder equals embeddings + nn.Transformer + projection."""
     torch.manual_seed(3)
     ref = nn.Transformer(D, H, 2, 2, FF, dropout=0.0, batch_first=True, norm_first=norm_first).train()
-    ours = tc.Transformer(11, 13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0,
-                          norm_first=norm_first, final_norm=True)
+    ours = tc.Transformer(tc.ModelConfig(src_vocab_size=11, vocab_size=13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0,
+                          norm_first=norm_first, final_norm=True))
     ours.encoder = tc.Encoder.from_torch(ref.encoder)
     ours.decoder = tc.Decoder.from_torch(ref.decoder)
     src = torch.tensor([[3, 4, 5, 6, 7, 8], [3, 4, 5, 0, 0, 0]])
@@ -161,12 +161,12 @@ def test_full_model_equals_torch_transformer(norm_first):
     ref_h = ref(src_x, tgt_x, tgt_mask=~tc.causal_mask(4), src_key_padding_mask=src == 0,
                 tgt_key_padding_mask=tgt == 0, memory_key_padding_mask=src == 0)
     assert logits.shape == (2, 4, 13)
-    assert (logits - ours.generator(ref_h)).abs().max() <= ATOL
+    assert (logits - ours.unembed(ref_h)).abs().max() <= ATOL
 
 
 def test_encode_decode_steps_equal_forward():
     torch.manual_seed(4)
-    model = tc.Transformer(11, 13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0)
+    model = tc.Transformer(tc.ModelConfig(src_vocab_size=11, vocab_size=13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0))
     src, tgt = torch.randint(1, 11, (2, 6)), torch.randint(1, 13, (2, 4))
     src_mask, tgt_mask = tc.padding_mask(src, 0), tc.target_mask(tgt, 0)
     memory = model.encode(src, src_mask)
@@ -178,7 +178,7 @@ def test_encode_decode_steps_equal_forward():
 
 def test_gradients_reach_every_parameter():
     torch.manual_seed(5)
-    model = tc.Transformer(11, 13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.1)
+    model = tc.Transformer(tc.ModelConfig(src_vocab_size=11, vocab_size=13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.1))
     src, tgt = torch.randint(1, 11, (2, 6)), torch.randint(1, 13, (2, 4))
     logits = model(src, tgt, tc.padding_mask(src, 0), tc.target_mask(tgt, 0))
     F.cross_entropy(logits.flatten(0, 1), tgt.flatten()).backward()
@@ -188,7 +188,7 @@ def test_gradients_reach_every_parameter():
 
 def test_causal_mask_hides_the_future():
     torch.manual_seed(6)
-    model = tc.Transformer(11, 13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0).eval()
+    model = tc.Transformer(tc.ModelConfig(src_vocab_size=11, vocab_size=13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0)).eval()
     src = torch.randint(1, 11, (1, 6))
     tgt = torch.randint(1, 13, (1, 5))
     changed = tgt.clone()
@@ -229,11 +229,11 @@ def test_seed_everything_repeats():
 
 def test_benchmarks_torch_transformer_is_the_same_model_as_ours():
     """The capstone benchmark compares like with like: with the same weights, TorchTransformer == ours."""
-    from transformer_course.bench import TorchTransformer, same_weights_as
+    from tools.bench import TorchTransformer, same_weights_as
 
     torch.manual_seed(7)
     theirs = TorchTransformer(11, 13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0, max_len=20).train()
-    ours = tc.Transformer(11, 13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0, max_len=20)
+    ours = tc.Transformer(tc.ModelConfig(src_vocab_size=11, vocab_size=13, d_model=D, n_heads=H, n_layers=2, d_ff=FF, dropout=0.0, max_len=20))
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
     ours = same_weights_as(theirs, ours)
     src = torch.tensor([[3, 4, 5, 6, 7, 8], [3, 4, 5, 0, 0, 0]])

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 import transformer_course as tc
-from transformer_course.number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, PAD_ID, batch_iterator, make_batch
-from transformer_course.training import (CapstoneConfig, History, label_smoothing_loss, noam_lr,
+from transformer_course.task.number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, PAD_ID, batch_iterator, make_batch
+from transformer_course.task.training import (CapstoneConfig, History, label_smoothing_loss, noam_lr,
                                          noam_schedule, train, train_capstone, train_step,
                                          warmup_cosine_schedule)
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 def tiny_model(seed=0, dropout=0.0):
     torch.manual_seed(seed)
-    return tc.Transformer(len(EN_VOCAB), len(DE_VOCAB), d_model=32, n_heads=2, n_layers=1, d_ff=64,
-                          dropout=dropout, max_len=MAX_TGT_LEN + 3)
+    return tc.Transformer(tc.ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=32, n_heads=2, n_layers=1, d_ff=64,
+                          dropout=dropout, max_len=MAX_TGT_LEN + 3))
 
 
 # -- the loss ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import math
 import torch
 from torch import nn
 
+from .config import ModelConfig
 from .block import (EncoderLayer, FeedForward, LayerNorm, SublayerConnection, _activation_name,
                     _check_torch_layer, _copy_ff_and_norms)
 from .masks import padding_mask, target_mask
@@ -132,26 +133,24 @@ class Embedding(nn.Module):
 
 
 class Transformer(nn.Module):
-    """The encoder-decoder of "Attention Is All You Need".
+    """The encoder-decoder of "Attention Is All You Need", its size given by a :class:`ModelConfig`.
 
-    forward(src (B, S) ids, tgt (B, T) ids, src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T)) -> logits (B, T, tgt_vocab).
+    forward(src (B, S) ids, tgt (B, T) ids, src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T)) -> logits (B, T, vocab_size).
     For generation use encode() once and decode() per step.
     """
 
-    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 512, n_heads: int = 8,
-                 n_layers: int = 6, d_ff: int = 2048, dropout: float = 0.1, max_len: int = 5000,
-                 norm_first: bool = False, activation: str = "relu", n_decoder_layers: int | None = None,
-                 final_norm: bool | None = None):
+    def __init__(self, config: ModelConfig):
         super().__init__()
-        self.d_model = d_model
-        self.src_embed = Embedding(src_vocab_size, d_model, "source token ids")
-        self.tgt_embed = Embedding(tgt_vocab_size, d_model, "target token ids")
-        self.pos_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
-        stack = dict(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout,
-                     norm_first=norm_first, activation=activation, final_norm=final_norm)
-        self.encoder = Encoder(n_layers, **stack)
-        self.decoder = Decoder(n_layers if n_decoder_layers is None else n_decoder_layers, **stack)
-        self.generator = nn.Linear(d_model, tgt_vocab_size)  # the unembedding: d_model -> vocabulary logits
+        self.config = config
+        d_model = config.d_model
+        self.src_embed = Embedding(config.source_vocab_size, d_model, "source token ids")
+        self.tgt_embed = Embedding(config.vocab_size, d_model, "target token ids")
+        self.pos_encoding = SinusoidalPositionalEncoding(d_model, config.max_len, config.dropout)
+        stack = dict(d_model=d_model, n_heads=config.n_heads, d_ff=config.d_ff, dropout=config.dropout,
+                     norm_first=config.norm_first, activation=config.activation, final_norm=config.final_norm)
+        self.encoder = Encoder(config.n_layers, **stack)
+        self.decoder = Decoder(config.decoder_layers, **stack)
+        self.unembed = nn.Linear(d_model, config.vocab_size)  # W_U: d_model -> next-token logits
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
@@ -162,11 +161,11 @@ class Transformer(nn.Module):
 
     def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
                tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """tgt (B, T) ids, memory (B, S, d_model) -> next-token logits (B, T, tgt_vocab)."""
+        """tgt (B, T) ids, memory (B, S, d_model) -> next-token logits (B, T, vocab_size)."""
         if memory.shape[0] != tgt.shape[0]:
             raise ValueError(f"tgt has batch size {tgt.shape[0]} but memory has {memory.shape[0]}")
         x = self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory, src_mask, tgt_mask)
-        return self.generator(x)
+        return self.unembed(x)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
         if src.dim() == 2 and tgt.dim() == 2 and src.shape[0] != tgt.shape[0]:
@@ -177,14 +176,14 @@ class Transformer(nn.Module):
 def transformer_forward(model: Transformer, src: torch.Tensor, tgt: torch.Tensor, pad_id: int) -> torch.Tensor:
     """The whole forward pass spelled out: masks, encode the source, decode the target, unembed.
 
-    src (B, S) ids, tgt (B, T) decoder input ids -> logits (B, T, tgt_vocab); same as
+    src (B, S) ids, tgt (B, T) decoder input ids -> logits (B, T, vocab_size); same as
     model(src, tgt, padding_mask(src, pad_id), target_mask(tgt, pad_id)).
     """
     src_mask = padding_mask(src, pad_id)  # (B, 1, 1, S): every query may look at the real source tokens
     tgt_mask = target_mask(tgt, pad_id)  # (B, 1, T, T): real target tokens, and none from the future
     memory = model.encoder(model.pos_encoding(model.src_embed(src)), src_mask)  # (B, S, d_model)
     x = model.decoder(model.pos_encoding(model.tgt_embed(tgt)), memory, src_mask, tgt_mask)  # (B, T, d_model)
-    return model.generator(x)  # (B, T, tgt_vocab)
+    return model.unembed(x)  # (B, T, vocab_size)
 
 
 def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:

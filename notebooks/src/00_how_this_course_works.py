@@ -84,7 +84,7 @@
 # `notebooks/src/*.py` by
 #
 # ```
-# python -m transformer_course.build
+# python -m tools.build
 # ```
 #
 # Each notebook records a fingerprint of the cells it was generated with. If
@@ -302,7 +302,7 @@ print(chunk_sequence(positions, 4)[0, :, :, 0])  # (n_chunks=3, chunk_len=4)
 #    </details>
 #
 # 3. You have filled in half of notebook 02, then pull a new version of the
-#    course and run `python -m transformer_course.build`. What happens to your
+#    course and run `python -m tools.build`. What happens to your
 #    notebook?
 #
 #    <details><summary>Answer</summary>
@@ -343,7 +343,7 @@ print(chunk_sequence(positions, 4)[0, :, :, 0])  # (n_chunks=3, chunk_len=4)
 # - A check says `✔ correct`, says *what* is wrong, or, for an untouched
 #   stub, says *not done yet* and hands on the reference so "Run All" finishes.
 #   `TRANSFORMER_COURSE_STRICT=1` turns "not done yet" into an error.
-# - `python -m transformer_course.build` regenerates the notebooks from
+# - `python -m tools.build` regenerates the notebooks from
 #   `notebooks/src/` and never overwrites one you have edited (`--force` backs
 #   it up first). Solutions are in `notebooks/solutions/`.
 # - Shapes are named `(batch, seq_len, d_model)`; `@` multiplies the last two

@@ -42,21 +42,21 @@
 #     dec1 --> dec2["cross-attention (src_mask): Q from the decoder, K and V from memory"]
 #     memory --> dec2
 #     dec2 --> dec3["feed-forward   (decoder layer × N)"]
-#     dec3 --> gen["generator: linear to the vocabulary + softmax"]
+#     dec3 --> gen["unembed: linear to the vocabulary + softmax"]
 #     gen --> probs["next-token probabilities (B, T, vocab), compared with labels = target"]
 # ```
 
 # %% [markdown] tags=["exercise_only"]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
-# <img src="images/06_encoder_decoder.png" alt="Encoder: source, embedding, N encoder layers, memory. Decoder: shifted target, embedding, N layers of masked self-attention, cross-attention to memory, feed-forward; generator; probabilities" width="640">
+# <img src="images/06_encoder_decoder.png" alt="Encoder: source, embedding, N encoder layers, memory. Decoder: shifted target, embedding, N layers of masked self-attention, cross-attention to memory, feed-forward; unembedding; probabilities" width="640">
 #
 # </details>
 
 # %% [markdown] tags=["solution_only"]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
-# <img src="../images/06_encoder_decoder.png" alt="Encoder: source, embedding, N encoder layers, memory. Decoder: shifted target, embedding, N layers of masked self-attention, cross-attention to memory, feed-forward; generator; probabilities" width="640">
+# <img src="../images/06_encoder_decoder.png" alt="Encoder: source, embedding, N encoder layers, memory. Decoder: shifted target, embedding, N layers of masked self-attention, cross-attention to memory, feed-forward; unembedding; probabilities" width="640">
 #
 # </details>
 
@@ -299,7 +299,7 @@ print(f"decoder layer: max |ours - PyTorch| = {(out - torch_out).abs().max().ite
 # `tc.Transformer` holds the parts: `src_embed` and `tgt_embed` (token ids →
 # vectors, scaled by $\sqrt{d_\text{model}}$), `pos_encoding` (adds the
 # sinusoids of notebook 04), `encoder` and `decoder` (stacks of layers), and
-# `generator` (the linear unembedding of notebook 01). With
+# `unembed` (the linear unembedding W_U of notebook 01). With
 # $\mathrm{PE}$ = `pos_encoding`:
 #
 # $$\texttt{memory} = \mathrm{Encoder}\big(\mathrm{PE}(\mathrm{Embed_{src}}(\texttt{src})),\ \texttt{src\_mask}\big),$$
@@ -315,12 +315,12 @@ print(f"decoder layer: max |ours - PyTorch| = {(out - torch_out).abs().max().ite
 # Write `transformer_forward(model, src, tgt, pad_id)` → logits
 # `(batch, tgt_len, tgt_vocab)`, from the model's parts: `model.src_embed`,
 # `model.tgt_embed`, `model.pos_encoding`, `model.encoder(x, mask)`,
-# `model.decoder(x, memory, src_mask, tgt_mask)`, `model.generator`.
+# `model.decoder(x, memory, src_mask, tgt_mask)`, `model.unembed`.
 #
 # <details><summary>Hint</summary>
 #
 # Four lines: the two masks, then `memory` from the encoder, then the decoder's
-# output through `model.generator`. The source mask is used twice: in the
+# output through `model.unembed`. The source mask is used twice: in the
 # encoder and in the decoder's cross-attention.
 #
 # </details>
@@ -333,7 +333,7 @@ def transformer_forward(model: tc.Transformer, src: torch.Tensor, tgt: torch.Ten
     tgt_mask = make_target_mask(tgt, pad_id)  # (B, 1, T, T)
     memory = model.encoder(model.pos_encoding(model.src_embed(src)), src_mask)  # (B, S, d_model)
     x = model.decoder(model.pos_encoding(model.tgt_embed(tgt)), memory, src_mask, tgt_mask)  # (B, T, d_model)
-    return model.generator(x)  # (B, T, tgt_vocab)
+    return model.unembed(x)  # (B, T, tgt_vocab)
     ### END SOLUTION
 
 
@@ -437,7 +437,7 @@ print("src:\n", src_example, "\ntarget:\n", tgt_example)
 def make_copy_model() -> tc.Transformer:
     """A tiny tc.Transformer whose decoder layers are your DecoderLayer (with the same initial weights)."""
     torch.manual_seed(0)
-    model = tc.Transformer(VOCAB, VOCAB, d_model=32, n_heads=4, n_layers=1, d_ff=64, dropout=0.0)
+    model = tc.Transformer(tc.ModelConfig(src_vocab_size=VOCAB, vocab_size=VOCAB, d_model=32, n_heads=4, n_layers=1, d_ff=64, dropout=0.0))
     for i, layer in enumerate(model.decoder.layers):
         mine = DecoderLayer(32, 4, 64, dropout=0.0)
         mine.load_state_dict(layer.state_dict())
@@ -620,7 +620,7 @@ plt.show()
 #   encoder and for cross-attention; causal AND target padding `(B, 1, T, T)`
 #   for the decoder's self-attention. PyTorch's masks mean the opposite.
 # - **Forward pass**: embed + positions, encode once into `memory`, decode,
-#   unembed with the generator into `(B, T, vocab)` logits.
+#   unembed with `model.unembed` into `(B, T, vocab)` logits.
 # - **Teacher forcing**: decoder input = `<bos>` + target[:-1], labels =
 #   target; all positions train in parallel under the causal mask. At
 #   inference the decoder generates one token at a time.

@@ -72,8 +72,8 @@ from tqdm.auto import tqdm
 
 import transformer_course as tc
 from transformer_course import checks
-from transformer_course.interpret import attention_maps
-from transformer_course.number_words import BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID
+from transformer_course.task.interpret import attention_maps
+from transformer_course.task.number_words import BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID
 
 PAD, BOS, EOS = PAD_ID, BOS_ID, EOS_ID  # 0, 1, 2 in both vocabularies
 
@@ -637,7 +637,7 @@ display(Markdown("**Hand-picked numbers:**\n\n" + table([1, 16, 17, 21, 101, 100
 #
 # Cross-attention's weights `(batch, heads, tgt_len, src_len)` say, for each
 # decoding step, how much it read from each English word.
-# `attention_maps(model, number)` (in `transformer_course.interpret`)
+# `attention_maps(model, number)` (in `transformer_course.task.interpret`)
 # translates a number and returns every attention map. Row $t$ of a decoder map
 # is the step that *wrote* output token $t$ (its query sits at the decoder
 # input token before it), so we label rows by the token written. We show the

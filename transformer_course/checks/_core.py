@@ -66,11 +66,23 @@ def strict_mode() -> bool:
     return os.environ.get(STRICT_ENV_VAR, "").strip().lower() not in ("", "0", "false", "no")
 
 
+RESULT_HOOKS: list[Callable[[str, Any, str], None]] = []
+"""Called as ``hook(name, learner, outcome)`` after every check, outcome "correct", "not done" or "wrong".
+
+This is how a part that passed its check travels to later notebooks (see ``transformer_course.parts``)."""
+
+
+def _report(name: str, learner: Any, outcome: str) -> None:
+    for hook in RESULT_HOOKS:
+        hook(name, learner, outcome)
+
+
 def exercise(name: str, learner: Any, reference: Any, check: Callable[[Any], None]) -> Any:
     """Run ``check(learner)``; return the learner's object if it passes, the reference if not done yet."""
     try:
         check(learner)
     except NotImplementedError:
+        _report(name, learner, "not done")
         if strict_mode():
             raise ExerciseNotDone(
                 f"{name}: not done yet (strict mode, {STRICT_ENV_VAR} is set)"
@@ -78,7 +90,9 @@ def exercise(name: str, learner: Any, reference: Any, check: Callable[[Any], Non
         print(f"… {name}: not done yet — the reference implementation is used from here on")
         return reference
     except CheckFailed as failure:
+        _report(name, learner, "wrong")
         raise CheckFailed(f"{name}: {failure}") from None
+    _report(name, learner, "correct")
     print(f"✔ {name}: correct")
     return learner
 

@@ -13,6 +13,7 @@ import torch
 
 from .. import encoder_decoder as ref
 from .. import masks
+from ..config import ModelConfig
 from ._core import CheckFailed, case, exercise, expect_close, expect_tensor, randn
 from .block import randomize_norms, reference_and_learner, seeded
 
@@ -184,12 +185,12 @@ def _forward_mistakes(model: ref.Transformer, src, tgt, pad_id) -> dict:
         source = pos(model.src_embed(src))
         memory = model.encoder(source, src_mask_enc) if memory_from_encoder else source
         x = model.decoder(pos(model.tgt_embed(tgt)), memory, src_mask_dec, tgt_mask)
-        return model.generator(x) if unembed else x
+        return model.unembed(x) if unembed else x
 
     src_mask, tgt_mask = masks.padding_mask(src, pad_id), masks.target_mask(tgt, pad_id)
     return {
         "it returns the decoder's states (batch, tgt_len, d_model), not logits: finish with "
-        "model.generator, the unembedding to the vocabulary":
+        "model.unembed, the unembedding to the vocabulary":
             lambda: run(src_mask, src_mask, tgt_mask, unembed=False),
         "no source mask anywhere: padded source tokens are attended to; pass padding_mask(src, pad_id) "
         "to the encoder and as the decoder's src_mask": lambda: run(None, None, tgt_mask),
@@ -215,8 +216,8 @@ def _check_transformer_forward(fn: Callable) -> None:
     ]:
         B = len(src_lengths)
         with case(f"src (batch={B}, src_len={S}), tgt (batch={B}, tgt_len={T}), norm_first={norm_first}"):
-            model = seeded(lambda: ref.Transformer(11, 13, d_model=16, n_heads=2, n_layers=2, d_ff=32,
-                                                   dropout=0.1, norm_first=norm_first), seed=S + T)
+            model = seeded(lambda: ref.Transformer(ModelConfig(src_vocab_size=11, vocab_size=13, d_model=16, n_heads=2, n_layers=2, d_ff=32,
+                                                   dropout=0.1, norm_first=norm_first)), seed=S + T)
             model = randomize_norms(model, seed=S).eval()
             src = _ids(src_lengths, S, 11, seed=S, pad_id=pad_id)
             tgt = _ids(tgt_lengths, T, 13, seed=T + 1, pad_id=pad_id)

@@ -2,7 +2,7 @@
 greedy decoding and beam search.
 
 The decoding checks run small seeded random models on the number vocabularies, with the
-generator's bias nudged so that ``<pad>`` and ``<bos>`` are never likely (a trained model
+unembedding's bias nudged so that ``<pad>`` and ``<bos>`` are never likely (a trained model
 never writes them, the reference forbids them) and ``<eos>`` comes at varied lengths. Each
 check compares with the reference and, when they differ, with the output of the typical
 mistakes, to name the one that was made. Masks: bool, True = may attend.
@@ -17,11 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import decoding
-from .. import training as ref
+from ..task import decoding
+from ..task import training as ref
+from ..config import ModelConfig
 from ..encoder_decoder import Transformer
 from ..masks import padding_mask, target_mask
-from ..number_words import BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, PAD_ID, make_batch, trim_padding
+from ..task.number_words import BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, PAD_ID, make_batch, trim_padding
 from ._core import CheckFailed, case, exercise, expect_close, expect_tensor, randn
 from .block import seeded
 
@@ -107,8 +108,8 @@ def check_label_smoothing_loss(learner: Callable) -> Callable:
 
 def _tiny_model(seed: int, dropout: float = 0.0) -> Transformer:
     """A seeded 2-layer model on the number vocabularies (dropout 0, so two runs give the same numbers)."""
-    return seeded(lambda: Transformer(len(EN_VOCAB), len(DE_VOCAB), d_model=16, n_heads=2, n_layers=2, d_ff=32,
-                                      dropout=dropout, max_len=20), seed)
+    return seeded(lambda: Transformer(ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=16, n_heads=2, n_layers=2, d_ff=32,
+                                      dropout=dropout, max_len=20)), seed)
 
 
 def _loss_of(model, src, tgt_in, labels, src_mask, tgt_mask, smoothing, pad_id=PAD_ID) -> float:
@@ -271,15 +272,15 @@ def check_train_step(learner: Callable) -> Callable:
 def decoding_model(seed: int, eos_bias: float = 1.0, sharpness: float = 3.0) -> Transformer:
     """A seeded random 2-layer translator in eval mode whose outputs look like a half-trained model's.
 
-    Its generator is sharpened (so beam search and greedy decoding can disagree), never favours
+    Its unembedding is sharpened (so beam search and greedy decoding can disagree), never favours
     ``<pad>`` or ``<bos>``, and ends sentences with ``<eos>`` after varied lengths.
     """
     model = _tiny_model(seed)
     with torch.no_grad():
-        model.generator.weight.mul_(sharpness)
-        model.generator.bias[PAD_ID] = -30.0
-        model.generator.bias[BOS_ID] = -30.0
-        model.generator.bias[EOS_ID] += eos_bias
+        model.unembed.weight.mul_(sharpness)
+        model.unembed.bias[PAD_ID] = -30.0
+        model.unembed.bias[BOS_ID] = -30.0
+        model.unembed.bias[EOS_ID] += eos_bias
     return model.eval()
 
 

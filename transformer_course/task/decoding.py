@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .masks import padding_mask, target_mask
+from ..masks import padding_mask, target_mask
 from .number_words import (BOS_ID, DE_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID, german_tokens, make_batch,
                            trim_padding)
 

@@ -1,6 +1,6 @@
 """Draw the fallback picture of notebook 00's Mermaid diagram (for viewers that cannot render Mermaid).
 
-    python notebooks/images/00_draw_diagram.py   # writes 00_how_this_course_works.png here
+    python tools/diagrams/00_draw_diagram.py   # writes 00_how_this_course_works.png here
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "notebooks" / "images"  # where the pictures go
 
 
 def box(ax, x, y, text, color, w=0.2, h=0.16):

@@ -1,6 +1,6 @@
 """Draw the fallback pictures of notebooks 01 and 02's Mermaid diagrams (for viewers that cannot render Mermaid).
 
-    python notebooks/images/01_02_draw_diagrams.py   # writes 01_residual_stream.png and 02_attention.png here
+    python tools/diagrams/01_02_draw_diagrams.py   # writes 01_residual_stream.png and 02_attention.png here
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Circle, FancyBboxPatch  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "notebooks" / "images"  # where the pictures go
 STREAM, BLOCK, OUT = "#dbe9f6", "#fde2c4", "#d9f0d3"
 
 

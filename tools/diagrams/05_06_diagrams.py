@@ -1,6 +1,6 @@
 """Draw the fallback PNGs of notebooks 05 and 06's Mermaid diagrams (for viewers without Mermaid).
 
-    python notebooks/images/05_06_diagrams.py
+    python tools/diagrams/05_06_diagrams.py
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "notebooks" / "images"  # where the pictures go
 COLORS = {"attn": "#cfe2ff", "ff": "#d1e7dd", "norm": "#fff3cd", "io": "#eeeeee", "add": "#ffffff",
           "out": "#f8d7da"}
 

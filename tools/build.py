@@ -1,9 +1,9 @@
 """Generate the exercise and solution notebooks from their one source.
 
-    python -m transformer_course.build            # build every notebook
-    python -m transformer_course.build 00 03      # build some (a stem or its number prefix)
-    python -m transformer_course.build --check    # exit 1 if a committed notebook is stale
-    python -m transformer_course.build --force    # overwrite edited notebooks, after a backup
+    python -m tools.build            # build every notebook
+    python -m tools.build 00 03      # build some (a stem or its number prefix)
+    python -m tools.build --check    # exit 1 if a committed notebook is stale
+    python -m tools.build --force    # overwrite edited notebooks, after a backup
 
 Sources are ``notebooks/src/NN_name.py`` in jupytext's percent format. Each builds
 ``notebooks/NN_name.ipynb`` (exercises) and ``notebooks/solutions/NN_name.ipynb``.
@@ -214,7 +214,7 @@ def write_notebook(path: Path, nb: NotebookNode, kind: str, force: bool = False,
             raise BuildError(
                 f"refusing to overwrite {rel}: {reason}.\n"
                 f"  Your work is kept. To regenerate it anyway, run\n"
-                f"  python -m transformer_course.build --force {path.stem}\n"
+                f"  python -m tools.build --force {path.stem}\n"
                 f"  which first copies your notebook to notebooks/backup/."
             )
         if reason:
@@ -267,7 +267,7 @@ def check(stems: Sequence[str] = (), root: Path = ROOT) -> list[str]:
             path = target_path(src_path.stem, kind, root)
             rel = path.relative_to(root)
             if not path.exists():
-                problems.append(f"missing      {rel} (run python -m transformer_course.build)")
+                problems.append(f"missing      {rel} (run python -m tools.build)")
             elif path.read_text(encoding="utf-8") != to_text(nb):
                 problems.append(f"out of date  {rel} (differs from what {src_path.relative_to(root)} builds)")
     if not stems:
@@ -282,7 +282,7 @@ def check(stems: Sequence[str] = (), root: Path = ROOT) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m transformer_course.build",
+        prog="python -m tools.build",
         description="Generate exercise and solution notebooks from notebooks/src/*.py.",
     )
     parser.add_argument("stems", nargs="*", help="sources to build, e.g. 00 or 00_how_this_course_works (default: all)")
@@ -298,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line)
             if problems:
                 print(f"{len(problems)} notebook(s) out of sync with notebooks/src; "
-                      "run python -m transformer_course.build", file=sys.stderr)
+                      "run python -m tools.build", file=sys.stderr)
                 return 1
             print("all notebooks match their sources")
             return 0

@@ -1,7 +1,7 @@
 """Training the encoder-decoder: label-smoothed loss, warm-up schedule, one step, the loop, the capstone.
 
 A batch is ``src`` (B, S) and ``tgt`` (B, T) token ids, ``tgt`` = ``<bos>`` ...
-``<eos>`` padded (see :mod:`transformer_course.number_words`). Teacher forcing:
+``<eos>`` padded (see :mod:`transformer_course.task.number_words`). Teacher forcing:
 the decoder reads ``tgt[:, :-1]`` and at every position predicts the next
 token, ``tgt[:, 1:]``, all positions at once, its causal mask hiding the future.
 """
@@ -19,9 +19,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .decoding import exact_match
-from .encoder_decoder import Transformer
-from .masks import padding_mask, target_mask
-from .utils import get_device
+from ..config import ModelConfig
+from ..encoder_decoder import Transformer
+from ..masks import padding_mask, target_mask
+from ..utils import get_device
 from .number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, PAD_ID, batch_iterator, make_splits
 
 
@@ -212,9 +213,9 @@ class CapstoneConfig:
 
     def make_model(self) -> Transformer:
         """A fresh Transformer of this size for the number vocabularies."""
-        return Transformer(len(EN_VOCAB), len(DE_VOCAB), d_model=self.d_model, n_heads=self.n_heads,
+        return Transformer(ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=self.d_model, n_heads=self.n_heads,
                            n_layers=self.n_layers, d_ff=self.d_ff, dropout=self.dropout,
-                           max_len=MAX_TGT_LEN + 3, norm_first=self.norm_first)
+                           max_len=MAX_TGT_LEN + 3, norm_first=self.norm_first))
 
     def make_optimizer(self, model: nn.Module
                        ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:

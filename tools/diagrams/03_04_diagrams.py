@@ -1,6 +1,6 @@
 """Draw the fallback pictures of notebooks 03 and 04's Mermaid diagrams (for viewers without Mermaid).
 
-    python notebooks/images/03_04_diagrams.py
+    python tools/diagrams/03_04_diagrams.py
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "notebooks" / "images"  # where the pictures go
 PLAIN, FOCUS = "#eef2f7", "#ffd966"
 
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .decoding import _EvalMode, greedy_decode
-from .masks import padding_mask, target_mask
+from ..masks import padding_mask, target_mask
 from .number_words import DE_VOCAB, PAD_ID, english_tokens, make_batch, trim_padding
 
 

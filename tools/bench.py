@@ -1,8 +1,8 @@
 """Benchmarks: our readable code against PyTorch's own modules, side by side in one run.
 
-    python -m transformer_course.bench                 # both benchmarks
-    python -m transformer_course.bench --only mha      # MultiHeadAttention vs torch.nn.MultiheadAttention
-    python -m transformer_course.bench --only capstone # training the capstone: ours vs torch.nn.Transformer
+    python -m tools.bench                 # both benchmarks
+    python -m tools.bench --only mha      # MultiHeadAttention vs torch.nn.MultiheadAttention
+    python -m tools.bench --only capstone # training the capstone: ours vs torch.nn.Transformer
 
 mha: forward + backward of both modules, identical weights and inputs, batch 32, length 128,
 d_model 256, 8 heads; median times and the ratio ours / PyTorch's.
@@ -27,13 +27,13 @@ import time
 import torch
 from torch import nn
 
-from .decoding import exact_match
-from .encoder_decoder import Embedding
-from .masks import causal_mask
-from .multihead import MultiHeadAttention
-from .number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, batch_iterator
-from .positional import SinusoidalPositionalEncoding
-from .training import CapstoneConfig, train_step
+from transformer_course.task.decoding import exact_match
+from transformer_course.encoder_decoder import Embedding
+from transformer_course.masks import causal_mask
+from transformer_course.multihead import MultiHeadAttention
+from transformer_course.task.number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, batch_iterator
+from transformer_course.positional import SinusoidalPositionalEncoding
+from transformer_course.task.training import CapstoneConfig, train_step
 
 
 def _sync(device: torch.device) -> None:
@@ -98,7 +98,7 @@ class TorchTransformer(nn.Module):
         if not norm_first:
             self.transformer.encoder.norm = None
             self.transformer.decoder.norm = None
-        self.generator = nn.Linear(d_model, tgt_vocab_size)
+        self.unembed = nn.Linear(d_model, tgt_vocab_size)
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
@@ -118,7 +118,7 @@ class TorchTransformer(nn.Module):
         h = self.transformer.decoder(x, memory, tgt_mask=causal, tgt_is_causal=True,
                                      tgt_key_padding_mask=self._key_padding(tgt_mask),
                                      memory_key_padding_mask=self._key_padding(src_mask))
-        return self.generator(h)
+        return self.unembed(h)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None):
         return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
@@ -126,11 +126,11 @@ class TorchTransformer(nn.Module):
 
 def same_weights_as(theirs: TorchTransformer, ours: nn.Module) -> nn.Module:
     """Load a TorchTransformer's weights into our Transformer of the same size (tests prove them equal)."""
-    from .encoder_decoder import Decoder, Encoder
+    from transformer_course.encoder_decoder import Decoder, Encoder
 
     ours.encoder = Encoder.from_torch(theirs.transformer.encoder)
     ours.decoder = Decoder.from_torch(theirs.transformer.decoder)
-    for part in ("src_embed", "tgt_embed", "generator"):
+    for part in ("src_embed", "tgt_embed", "unembed"):
         getattr(ours, part).load_state_dict(getattr(theirs, part).state_dict())
     return ours
 

@@ -1,6 +1,6 @@
 """Draw the fallback PNG of notebook 07's Mermaid diagram (for viewers without Mermaid).
 
-    python notebooks/images/07_diagram.py
+    python tools/diagrams/07_diagram.py
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "notebooks" / "images"  # where the pictures go
 COLORS = {"io": "#eeeeee", "train": "#fff3cd", "model": "#cfe2ff", "use": "#d1e7dd"}
 
 
