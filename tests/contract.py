@@ -1,4 +1,4 @@
-"""Assertions shared by the tests of every exercise check (the exercise contract in COURSE.md)."""
+"""Assertions shared by the tests of every exercise check (the exercise contract: README.md, "How exercises work")."""
 
 import pytest
 

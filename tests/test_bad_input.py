@@ -34,6 +34,27 @@ def test_mask_that_does_not_broadcast():
         mha(x, x, x, torch.ones(3, 1, 1, 5, dtype=torch.bool))
 
 
+@pytest.mark.parametrize("scores_shape, mask_shape, message", [
+    # 2 axes (q_len, k_len): a causal mask for one sequence
+    ((5, 5), (4, 5), r"scores are \(5, 5\) \(q_len, k_len\): its q_len axis has size 4, expected 1 or 5"),
+    # 3 axes (batch, q_len, k_len), as in notebook 02: the first axis is the batch, not the heads
+    ((2, 5, 5), (3, 5, 5), r"\(batch, q_len, k_len\): its batch axis has size 3, expected 1 or 2"),
+    ((2, 5, 5), (2, 5, 4), r"its k_len axis has size 4, expected 1 or 5"),
+    # 4 axes (batch, n_heads, q_len, k_len)
+    ((2, 4, 5, 5), (2, 3, 5, 5), r"\(batch, n_heads, q_len, k_len\): its n_heads axis has size 3, expected 1 or 4"),
+    ((2, 4, 5, 5), (3, 1, 1, 5), r"its batch axis has size 3, expected 1 or 2"),
+])
+def test_mask_error_names_the_right_axis_for_scores_of_any_rank(scores_shape, mask_shape, message):
+    with pytest.raises(ValueError, match=message):
+        tc.masked_softmax(torch.randn(scores_shape), torch.ones(mask_shape, dtype=torch.bool))
+
+
+def test_mask_with_more_axes_than_the_scores():
+    with pytest.raises(ValueError, match=r"mask has shape \(1, 2, 5, 5\), more axes than the attention scores "
+                                         r"\(2, 5, 5\) \(batch, q_len, k_len\)"):
+        tc.masked_softmax(torch.randn(2, 5, 5), torch.ones(1, 2, 5, 5, dtype=torch.bool))
+
+
 def test_queries_and_keys_of_different_widths():
     with pytest.raises(ValueError, match=r"queries have width d_k=8.*keys have width 6"):
         tc.scaled_dot_product_attention(torch.randn(2, 3, 8), torch.randn(2, 4, 6), torch.randn(2, 4, 6))

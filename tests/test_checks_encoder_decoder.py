@@ -91,7 +91,7 @@ TARGET_MASK_MISTAKES = {
 
 def test_target_mask_reference_passes(capsys):
     assert ce.check_target_mask(tc.target_mask) is tc.target_mask
-    assert "✔ make_target_mask: correct" in capsys.readouterr().out
+    assert "✔ target_mask: correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("message", TARGET_MASK_MISTAKES)
@@ -186,7 +186,7 @@ def _stub(*args, **kwargs):
 
 STUBS = [
     (ce.check_decoder_layer, type("Stub", (tc.DecoderLayer,), {"forward": _stub}), tc.DecoderLayer, "DecoderLayer"),
-    (ce.check_target_mask, _stub, tc.target_mask, "make_target_mask"),
+    (ce.check_target_mask, _stub, tc.target_mask, "target_mask"),
     (ce.check_shift_right, _stub, tc.shift_right, "shift_right"),
     (ce.check_transformer_forward, _stub, tc.transformer_forward, "transformer_forward"),
 ]

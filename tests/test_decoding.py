@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import transformer_course as tc
-from transformer_course.task.decoding import (beam_search, exact_match, greedy_decode, sequence_log_prob,
-                                         translate)
+from transformer_course.task.decoding import EvalMode, beam_search, exact_match, greedy_decode, translate
 from transformer_course.task.number_words import (BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID,
                                              batch_iterator, german_tokens, make_batch)
 from transformer_course.task.training import noam_schedule, train_step
@@ -14,6 +14,19 @@ NUMBERS = [0, 1, 7, 21, 101, 1001, 70_000, 123_456, 999_999, 17_017]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+
+
+def sequence_log_prob(model, src, tgt, pad_id=PAD_ID):
+    """log p(tgt | src) of whole sequences: src (B, S), tgt (B, T) <bos> ... [<eos>] -> (B,).
+
+    The sum over the predicted tokens (everything after <bos> up to and including <eos>, not the
+    padding) of the log-probability the model gives them: what beam search maximises.
+    """
+    tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]  # (B, T-1) each
+    with EvalMode(model):
+        logits = model(src, tgt_in, tc.padding_mask(src, pad_id), tc.target_mask(tgt_in, pad_id))  # (B, T-1, V)
+        token_log_probs = F.log_softmax(logits.float(), dim=-1).gather(-1, tgt_out[..., None]).squeeze(-1)
+        return (token_log_probs * (tgt_out != pad_id)).sum(dim=1)  # (B,)
 
 
 def small_model(seed):
@@ -112,3 +125,17 @@ def test_sequence_log_prob_ignores_padding(random_model):
     padded = torch.cat([ys[:1], torch.full((1, 3), PAD_ID)], dim=1)
     torch.testing.assert_close(sequence_log_prob(random_model, src[:1], padded), one)
     assert (sequence_log_prob(random_model, src, ys) < 0).all()
+
+
+def test_beam_width_is_checked_before_any_decoding_step(random_model, monkeypatch):
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("beam_search ran the model before checking beam_width")
+
+    monkeypatch.setattr(random_model, "encode", no_decoding)
+    monkeypatch.setattr(random_model, "decode", no_decoding)
+    src, _ = make_batch([21])
+    vocab_size = len(DE_VOCAB)
+    for bad in (0, vocab_size + 1):
+        with pytest.raises(ValueError, match=rf"beam_width must be from 1 to the vocabulary's size \({vocab_size} "
+                                             rf"tokens\), got {bad}"):
+            beam_search(random_model, src, beam_width=bad)

@@ -50,7 +50,18 @@ def scaled_dot_product_attention(
     """Return (output (..., q_len, d_v), weights (..., q_len, k_len)).
 
     A query whose keys are all masked out gets all-zero weights and a zero output, not NaN.
+    `dropout`, if given, zeroes some of the weights while training (a regulariser).
     """
+    _check_qkv(q, k, v)
+    scores = attention_scores(q, k)  # (..., q_len, k_len)
+    weights = masked_softmax(scores, mask)  # (..., q_len, k_len), each row sums to 1 (or is all 0)
+    if dropout is not None:
+        weights = dropout(weights)
+    return weights @ v, weights  # (..., q_len, d_v): each query's weighted average of the values
+
+
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    """Raise a ValueError unless q and k share their width d_k and k and v their length k_len."""
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
             f"queries have width d_k={q.shape[-1]} (shape {tuple(q.shape)}) but keys have width "
@@ -61,8 +72,3 @@ def scaled_dot_product_attention(
             f"keys have length {k.shape[-2]} (shape {tuple(k.shape)}) but values have length "
             f"{v.shape[-2]} (shape {tuple(v.shape)}): each key needs exactly one value"
         )
-    scores = attention_scores(q, k)  # (..., q_len, k_len)
-    weights = masked_softmax(scores, mask)  # (..., q_len, k_len), each row sums to 1 (or is all 0)
-    if dropout is not None:
-        weights = dropout(weights)
-    return weights @ v, weights  # (..., q_len, d_v): each query's weighted average of the values

@@ -21,7 +21,7 @@ class LayerNorm(nn.Module):
     Named `weight`/`bias` (gamma/beta in the paper) so its state dict matches torch.nn.LayerNorm's.
     """
 
-    def __init__(self, d_model: int, eps: float = 1e-5):
+    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.d_model, self.eps = d_model, eps
         self.weight = nn.Parameter(torch.ones(d_model))  # gamma
@@ -38,6 +38,7 @@ class LayerNorm(nn.Module):
 
 
 def _activation(activation: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation function named `activation` ('relu' or 'gelu')."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     return ACTIVATIONS[activation]
@@ -46,12 +47,11 @@ def _activation(activation: str) -> Callable[[torch.Tensor], torch.Tensor]:
 class FeedForward(nn.Module):
     """FFN(x) = W_2 act(W_1 x + b_1) + b_2, applied to each position on its own: (B, L, d_model) -> same."""
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu") -> None:
         super().__init__()
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.activation_name = activation
         self.activation = _activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -66,7 +66,7 @@ class SublayerConnection(nn.Module):
     pre-LN  (most modern code, norm_first=True): x + Dropout(Sublayer(LayerNorm(x)))
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = False):
+    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = False) -> None:
         super().__init__()
         self.norm = LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
@@ -85,7 +85,7 @@ class EncoderLayer(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu"):
+                 norm_first: bool = False, activation: str = "relu") -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
@@ -111,11 +111,13 @@ class EncoderLayer(nn.Module):
 # -- helpers shared with the decoder layer's from_torch ----------------------------------------------
 
 def _check_torch_layer(layer: nn.Module) -> None:
+    """Raise a ValueError unless a torch layer is batch-first, as the course's layers are."""
     if not getattr(layer.self_attn, "batch_first", False):
         raise ValueError("from_torch expects a layer built with batch_first=True (the course's layout)")
 
 
 def _activation_name(layer: nn.Module) -> str:
+    """'relu' or 'gelu': the activation of a torch encoder or decoder layer."""
     act = layer.activation
     if act is F.relu or isinstance(act, nn.ReLU):
         return "relu"
@@ -126,6 +128,7 @@ def _activation_name(layer: nn.Module) -> str:
 
 def _copy_ff_and_norms(ff: FeedForward, sublayers: list[SublayerConnection], layer: nn.Module,
                        norms: list[nn.LayerNorm]) -> None:
+    """Copy a torch layer's feed-forward weights and LayerNorms into ours."""
     with torch.no_grad():
         ff.linear1.load_state_dict(layer.linear1.state_dict())
         ff.linear2.load_state_dict(layer.linear2.state_dict())

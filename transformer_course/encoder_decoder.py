@@ -1,6 +1,6 @@
 """The decoder layer, the encoder and decoder stacks, and the full encoder-decoder Transformer.
 
-Masks are bool, True = may attend, broadcastable to (batch, n_heads, q_len, k_len):
+Masks are bool, True = may attend, broadcastable to (B, H, q_len, k_len):
 src_mask is usually padding_mask(src) (B, 1, 1, S); tgt_mask is target_mask(tgt) (B, 1, T, T).
 """
 
@@ -17,7 +17,7 @@ from .block import (EncoderLayer, FeedForward, LayerNorm, SublayerConnection, _a
 from .masks import padding_mask, target_mask
 from .multihead import MultiHeadAttention
 from .positional import SinusoidalPositionalEncoding
-from .utils import check_rank
+from .utils import check_rank, check_same_batch, check_token_ids
 
 
 class DecoderLayer(nn.Module):
@@ -28,7 +28,7 @@ class DecoderLayer(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu"):
+                 norm_first: bool = False, activation: str = "relu") -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout)
@@ -37,7 +37,8 @@ class DecoderLayer(nn.Module):
         self.cross_attn_sublayer = SublayerConnection(d_model, dropout, norm_first)
         self.ff_sublayer = SublayerConnection(d_model, dropout, norm_first)
 
-    def forward(self, x, memory, src_mask=None, tgt_mask=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
+                tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.self_attn_sublayer(x, lambda x: self.self_attn(x, x, x, tgt_mask))
         # queries from the target, keys and values from the source: this is where translation happens
         x = self.cross_attn_sublayer(x, lambda x: self.cross_attn(x, memory, memory, src_mask))
@@ -58,10 +59,10 @@ class DecoderLayer(nn.Module):
 
 
 class Encoder(nn.Module):
-    """n_layers EncoderLayers, then an optional final LayerNorm (needed with pre-LN): (B, S, d) -> (B, S, d)."""
+    """n_layers EncoderLayers, then an optional final LayerNorm (needed with pre-LN): (B, S, d_model) -> same."""
 
     def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None):
+                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)
@@ -85,17 +86,18 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """n_layers DecoderLayers, then an optional final LayerNorm: x (B, T, d), memory (B, S, d) -> (B, T, d)."""
+    """n_layers DecoderLayers, then an optional final LayerNorm: x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model)."""
 
     def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None):
+                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
             DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)
         )
         self.norm = LayerNorm(d_model) if (norm_first if final_norm is None else final_norm) else None
 
-    def forward(self, x, memory, src_mask=None, tgt_mask=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
+                tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
         for layer in self.layers:
             x = layer(x, memory, src_mask, tgt_mask)
         return self.norm(x) if self.norm is not None else x
@@ -114,32 +116,24 @@ class Decoder(nn.Module):
 class Embedding(nn.Module):
     """Token ids (B, L) -> vectors (B, L, d_model), scaled by sqrt(d_model) as in the paper."""
 
-    def __init__(self, vocab_size: int, d_model: int, name: str = "token ids"):
+    def __init__(self, vocab_size: int, d_model: int, name: str = "token ids") -> None:
         super().__init__()
         self.vocab_size, self.d_model, self.name = vocab_size, d_model, name
         self.lut = nn.Embedding(vocab_size, d_model)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        check_rank(tokens, 2, "(batch, seq_len) of token ids", self.name)
-        if tokens.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"{self.name} must be integer token ids, got dtype {tokens.dtype}")
-        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
-            bad = tokens[(tokens < 0) | (tokens >= self.vocab_size)][0].item()
-            raise ValueError(
-                f"{self.name} contain id {bad}, outside the vocabulary of size {self.vocab_size} "
-                f"(valid ids are 0..{self.vocab_size - 1})"
-            )
-        return self.lut(tokens) * math.sqrt(self.d_model)
+        check_token_ids(tokens, self.vocab_size, self.name)
+        return self.lut(tokens) * math.sqrt(self.d_model)  # (B, L, d_model)
 
 
 class Transformer(nn.Module):
     """The encoder-decoder of "Attention Is All You Need", its size given by a :class:`ModelConfig`.
 
-    forward(src (B, S) ids, tgt (B, T) ids, src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T)) -> logits (B, T, vocab_size).
-    For generation use encode() once and decode() per step.
+    forward(src (B, S) ids, tgt (B, T) ids, src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T)) -> logits (B, T, V).
+    For generation use encode() once and decode() per step. All weight matrices start Xavier-uniform.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         d_model = config.d_model
@@ -161,29 +155,28 @@ class Transformer(nn.Module):
 
     def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
                tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """tgt (B, T) ids, memory (B, S, d_model) -> next-token logits (B, T, vocab_size)."""
-        if memory.shape[0] != tgt.shape[0]:
-            raise ValueError(f"tgt has batch size {tgt.shape[0]} but memory has {memory.shape[0]}")
-        x = self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory, src_mask, tgt_mask)
-        return self.unembed(x)
+        """tgt (B, T) ids, memory (B, S, d_model) -> next-token logits (B, T, V)."""
+        check_same_batch(tgt=tgt, memory=memory)
+        x = self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory, src_mask, tgt_mask)  # (B, T, d_model)
+        return self.unembed(x)  # (B, T, V)
 
-    def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
-        if src.dim() == 2 and tgt.dim() == 2 and src.shape[0] != tgt.shape[0]:
-            raise ValueError(f"src has batch size {src.shape[0]} but tgt has {tgt.shape[0]}")
-        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor, src_mask: torch.Tensor | None = None,
+                tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
+        check_same_batch(src=src, tgt=tgt)
+        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)  # (B, T, V)
 
 
 def transformer_forward(model: Transformer, src: torch.Tensor, tgt: torch.Tensor, pad_id: int) -> torch.Tensor:
     """The whole forward pass spelled out: masks, encode the source, decode the target, unembed.
 
-    src (B, S) ids, tgt (B, T) decoder input ids -> logits (B, T, vocab_size); same as
+    src (B, S) ids, tgt (B, T) decoder input ids -> logits (B, T, V); same as
     model(src, tgt, padding_mask(src, pad_id), target_mask(tgt, pad_id)).
     """
     src_mask = padding_mask(src, pad_id)  # (B, 1, 1, S): every query may look at the real source tokens
     tgt_mask = target_mask(tgt, pad_id)  # (B, 1, T, T): real target tokens, and none from the future
     memory = model.encoder(model.pos_encoding(model.src_embed(src)), src_mask)  # (B, S, d_model)
     x = model.decoder(model.pos_encoding(model.tgt_embed(tgt)), memory, src_mask, tgt_mask)  # (B, T, d_model)
-    return model.unembed(x)  # (B, T, vocab_size)
+    return model.unembed(x)  # (B, T, V)
 
 
 def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:

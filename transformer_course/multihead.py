@@ -7,28 +7,29 @@ from einops import rearrange
 from torch import nn
 
 from .attention import scaled_dot_product_attention
-from .utils import check_last_dim, check_rank
+from .utils import check_attention_inputs
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """(batch, seq_len, d_model) -> (batch, n_heads, seq_len, d_k), with d_k = d_model // n_heads."""
-    return rearrange(x, "b s (h d) -> b h s d", h=n_heads)
+    """(B, L, d_model) -> (B, H, L, d_k), with H = n_heads and d_k = d_model // n_heads; head i gets a contiguous block."""
+    return rearrange(x, "b l (h d_k) -> b h l d_k", h=n_heads)
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(batch, n_heads, seq_len, d_k) -> (batch, seq_len, n_heads * d_k): the heads concatenated."""
-    return rearrange(x, "b h s d -> b s (h d)")
+    """(B, H, L, d_k) -> (B, L, H * d_k): the heads concatenated, head 0's d_k features first."""
+    return rearrange(x, "b h l d_k -> b l (h d_k)")
 
 
 class MultiHeadAttention(nn.Module):
     """MultiHead(Q, K, V) = Concat(head_1..head_h) W_O, head_i = Attention(Q W_Q_i, K W_K_i, V W_V_i).
 
     forward(query (B, q_len, d_model), key (B, k_len, d_model), value (B, k_len, d_model),
-            mask bool broadcastable to (B, n_heads, q_len, k_len), True = may attend)
-    -> (B, q_len, d_model). The weights of the last call stay in `self.attn_weights` (B, n_heads, q_len, k_len).
+            mask bool broadcastable to (B, H, q_len, k_len), True = may attend)
+    -> (B, q_len, d_model). Each head has d_k = d_v = d_model / n_heads features. The weights of the
+    last call stay in `self.attn_weights` (B, H, q_len, k_len). `dropout` applies to the attention weights.
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
         if d_model % n_heads != 0:
             raise ValueError(
@@ -44,22 +45,13 @@ class MultiHeadAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.attn_weights: torch.Tensor | None = None
 
-    def forward(self, query, key, value, mask: torch.Tensor | None = None) -> torch.Tensor:
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            check_rank(x, 3, "(batch, seq_len, d_model)", name)
-            check_last_dim(x, self.d_model, name)
-        if key.shape[1] != value.shape[1]:
-            raise ValueError(
-                f"key has length {key.shape[1]} but value has length {value.shape[1]}: they must match"
-            )
-        if not (query.shape[0] == key.shape[0] == value.shape[0]):
-            raise ValueError(
-                f"batch sizes differ: query {query.shape[0]}, key {key.shape[0]}, value {value.shape[0]}"
-            )
-        q = split_heads(self.w_q(query), self.n_heads)  # (B, h, q_len, d_k)
-        k = split_heads(self.w_k(key), self.n_heads)  # (B, h, k_len, d_k)
-        v = split_heads(self.w_v(value), self.n_heads)  # (B, h, k_len, d_k)
-        out, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, h, q_len, d_k)
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        check_attention_inputs(query, key, value, self.d_model)
+        q = split_heads(self.w_q(query), self.n_heads)  # (B, H, q_len, d_k)
+        k = split_heads(self.w_k(key), self.n_heads)  # (B, H, k_len, d_k)
+        v = split_heads(self.w_v(value), self.n_heads)  # (B, H, k_len, d_k)
+        out, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, H, q_len, d_k)
         self.attn_weights = weights.detach()
         return self.w_o(merge_heads(out))  # (B, q_len, d_model)
 

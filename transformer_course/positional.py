@@ -23,6 +23,7 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
 
 
 def _check_length(x: torch.Tensor, max_len: int, d_model: int) -> None:
+    """Raise a ValueError unless x is (B, L, d_model) with L <= max_len."""
     check_rank(x, 3, "(batch, seq_len, d_model)", "input")
     check_last_dim(x, d_model, "input")
     if x.shape[1] > max_len:
@@ -33,9 +34,9 @@ def _check_length(x: torch.Tensor, max_len: int, d_model: int) -> None:
 
 
 class SinusoidalPositionalEncoding(nn.Module):
-    """Adds the fixed sinusoidal encoding to x (batch, seq_len, d_model), then dropout (as in the paper)."""
+    """Adds the fixed sinusoidal encoding to x (B, L, d_model), then dropout (as in the paper)."""
 
-    def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0):
+    def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0) -> None:
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
         self.dropout = nn.Dropout(dropout)
@@ -43,13 +44,13 @@ class SinusoidalPositionalEncoding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_length(x, self.max_len, self.d_model)
-        return self.dropout(x + self.pe[: x.shape[1]])  # (B, seq_len, d_model)
+        return self.dropout(x + self.pe[: x.shape[1]])  # (B, L, d_model)
 
 
 class LearnedPositionalEmbedding(nn.Module):
-    """Adds a trained vector per position to x (batch, seq_len, d_model), then dropout."""
+    """Adds a trained vector per position to x (B, L, d_model), then dropout."""
 
-    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
         self.dropout = nn.Dropout(dropout)
@@ -57,5 +58,5 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_length(x, self.max_len, self.d_model)
-        positions = torch.arange(x.shape[1], device=x.device)
-        return self.dropout(x + self.embedding(positions))  # (B, seq_len, d_model)
+        positions = torch.arange(x.shape[1], device=x.device)  # (L,)
+        return self.dropout(x + self.embedding(positions))  # (B, L, d_model)

@@ -1,6 +1,6 @@
 """The residual stream: blocks add their updates to it, and the unembedding turns it into next-token probabilities.
 
-Shapes: the stream is (batch, seq_len, d_model); the unembedding W_U is (d_model, vocab_size).
+Shapes: the stream is (B, L, d_model); the unembedding W_U is (d_model, V), V = vocab_size.
 """
 
 from __future__ import annotations
@@ -22,30 +22,30 @@ def softmax(logits: torch.Tensor) -> torch.Tensor:
 
 
 def next_token_probs(stream: torch.Tensor, W_U: torch.Tensor) -> torch.Tensor:
-    """Next-token probabilities at every position: stream (batch, seq_len, d_model), W_U (d_model, vocab_size)
-    -> (batch, seq_len, vocab_size), each row summing to 1.
+    """Next-token probabilities at every position: stream (B, L, d_model), W_U (d_model, V) -> (B, L, V),
+    each row summing to 1.
 
     Position t's row is the model's distribution over the token that comes after position t.
     """
     check_last_dim(stream, W_U.shape[0], "the residual stream")
-    logits = stream @ W_U  # (batch, seq_len, vocab_size): one score per vocabulary word
+    logits = stream @ W_U  # (B, L, V): one score per vocabulary word
     return softmax(logits)
 
 
 class ResidualBlock(nn.Module):
-    """x + f(x), with f a small two-layer MLP: (batch, seq_len, d_model) -> (batch, seq_len, d_model).
+    """x + f(x), with f a small two-layer MLP: (B, L, d_model) -> (B, L, d_model).
 
     f reads the stream and writes an update; the block adds the update to the stream
     instead of replacing it.
     """
 
-    def __init__(self, d_model: int, d_hidden: int):
+    def __init__(self, d_model: int, d_hidden: int) -> None:
         super().__init__()
         self.linear1 = nn.Linear(d_model, d_hidden)
         self.linear2 = nn.Linear(d_hidden, d_model)
 
     def update(self, x: torch.Tensor) -> torch.Tensor:
-        """f(x): what this block writes into the stream, (batch, seq_len, d_model)."""
+        """f(x): what this block writes into the stream, (B, L, d_model)."""
         return self.linear2(torch.relu(self.linear1(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,20 +60,20 @@ class DeepStack(nn.Module):
     Used to measure how the gradient reaching each layer depends on the residual connections.
     """
 
-    def __init__(self, n_layers: int, d_model: int, residual: bool):
+    def __init__(self, n_layers: int, d_model: int, residual: bool) -> None:
         super().__init__()
         self.layers = nn.ModuleList(nn.Linear(d_model, d_model) for _ in range(n_layers))
         self.residual = residual
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
-            update = torch.tanh(layer(x))  # (batch, d_model)
+            update = torch.tanh(layer(x))  # (B, d_model)
             x = x + update if self.residual else update
         return x
 
 
 def gradient_norms(model: DeepStack, x: torch.Tensor, target: torch.Tensor) -> list[float]:
-    """Backpropagate the MSE of model(x) against `target`, both (batch, d_model); return ||dL/dW_l|| per layer l."""
+    """Backpropagate the MSE of model(x) against `target`, both (B, d_model); return ||dL/dW_l|| per layer l."""
     model.zero_grad()
     loss = ((model(x) - target) ** 2).mean()
     loss.backward()

@@ -56,3 +56,32 @@ def check_rank(x: torch.Tensor, rank: int, layout: str, name: str) -> None:
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != rank:
         raise ValueError(f"{name} has shape {tuple(x.shape)} but must be {rank}-D: {layout}")
+
+
+def check_attention_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, d_model: int) -> None:
+    """Raise a ValueError unless query (B, q_len, d_model), key and value (B, k_len, d_model) fit together."""
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        check_rank(x, 3, "(batch, seq_len, d_model)", name)
+        check_last_dim(x, d_model, name)
+    if key.shape[1] != value.shape[1]:
+        raise ValueError(f"key has length {key.shape[1]} but value has length {value.shape[1]}: they must match")
+    if not query.shape[0] == key.shape[0] == value.shape[0]:
+        raise ValueError(f"batch sizes differ: query {query.shape[0]}, key {key.shape[0]}, value {value.shape[0]}")
+
+
+def check_token_ids(tokens: torch.Tensor, vocab_size: int, name: str) -> None:
+    """Raise an error unless `tokens` are integer ids (batch, seq_len), each in 0..vocab_size-1."""
+    check_rank(tokens, 2, "(batch, seq_len) of token ids", name)
+    if tokens.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must be integer token ids, got dtype {tokens.dtype}")
+    if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab_size):
+        bad = tokens[(tokens < 0) | (tokens >= vocab_size)][0].item()
+        raise ValueError(f"{name} contain id {bad}, outside the vocabulary of size {vocab_size} "
+                         f"(valid ids are 0..{vocab_size - 1})")
+
+
+def check_same_batch(**tensors: torch.Tensor) -> None:
+    """Raise a ValueError unless the tensors given (those with 2 or more axes) share their batch size (first axis)."""
+    sizes = {name: x.shape[0] for name, x in tensors.items() if isinstance(x, torch.Tensor) and x.dim() >= 2}
+    if len(set(sizes.values())) > 1:
+        raise ValueError("batch sizes differ: " + ", ".join(f"{name} {size}" for name, size in sizes.items()))

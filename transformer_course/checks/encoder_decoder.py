@@ -140,8 +140,8 @@ def _check_target_mask(fn: Callable) -> None:
 
 
 def check_target_mask(learner: Callable) -> Callable:
-    """Check the learner's `make_target_mask(tgt, pad_id)`; returns theirs if right, the reference if not done."""
-    return exercise("make_target_mask", learner, masks.target_mask, _check_target_mask)
+    """Check the learner's `target_mask(tgt, pad_id)`; returns theirs if right, the reference if not done."""
+    return exercise("target_mask", learner, masks.target_mask, _check_target_mask)
 
 
 # --- shifting the target -----------------------------------------------------------------------

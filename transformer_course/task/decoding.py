@@ -24,23 +24,27 @@ from .number_words import (BOS_ID, DE_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID, german
                            trim_padding)
 
 
-class _EvalMode:
-    """Context: the model in eval mode (no dropout) and no gradients; the old mode back afterwards."""
+class EvalMode:
+    """Context: the model in eval mode (no dropout) and no gradients; the old mode back afterwards.
 
-    def __init__(self, model: nn.Module):
+    ``with EvalMode(model): ...`` is how every function here (and the attention maps) runs a model.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
         self.model, self.was_training = model, model.training
         self.no_grad = torch.no_grad()
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.model.eval()
         self.no_grad.__enter__()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:
         self.no_grad.__exit__(*exc)
         self.model.train(self.was_training)
 
 
 def _device(model: nn.Module) -> torch.device:
+    """The device the model's parameters are on."""
     return next(model.parameters()).device
 
 
@@ -55,7 +59,7 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, max_len: int = MAX_TGT_LE
                   bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> torch.Tensor:
     """At each step take the single most likely next token. src (B, S) -> ids (B, L <= max_len)."""
     src = src.to(_device(model))
-    with _EvalMode(model):
+    with EvalMode(model):
         src_mask = padding_mask(src, pad_id)                                   # (B, 1, 1, S)
         memory = model.encode(src, src_mask)                                   # (B, S, d_model)
         ys = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
@@ -96,10 +100,13 @@ def beam_search(model: nn.Module, src: torch.Tensor, beam_width: int = 4, max_le
 
     With ``return_scores`` also returns the chosen sequences' log-probabilities (B,).
     """
+    vocab_size = model.unembed.out_features  # V: how many next tokens each hypothesis can choose from
+    if not 1 <= beam_width <= vocab_size:
+        raise ValueError(f"beam_width must be from 1 to the vocabulary's size ({vocab_size} tokens), got {beam_width}")
     device = _device(model)
     src = src.to(device)
     batch, k = src.shape[0], beam_width
-    with _EvalMode(model):
+    with EvalMode(model):
         src_mask = padding_mask(src, pad_id)                                       # (B, 1, 1, S)
         memory = model.encode(src, src_mask)                                       # (B, S, d_model)
         # each source sentence gets k rows, one per hypothesis: row b * k + j is hypothesis j of sentence b
@@ -112,9 +119,6 @@ def beam_search(model: nn.Module, src: torch.Tensor, beam_width: int = 4, max_le
         for _ in range(max_len - 1):
             logits = model.decode(ys, memory, src_mask, target_mask(ys, pad_id))[:, -1]  # (B*k, V)
             log_probs = _never_special(F.log_softmax(logits.float(), dim=-1), pad_id, bos_id)  # (B*k, V)
-            vocab_size = log_probs.shape[-1]
-            if k > vocab_size:
-                raise ValueError(f"beam_width={k} is larger than the vocabulary ({vocab_size} tokens)")
             # a finished hypothesis may only add <pad>, at no cost: its score stays as it is
             log_probs[done] = float("-inf")
             log_probs[done, pad_id] = 0.0
@@ -131,23 +135,6 @@ def beam_search(model: nn.Module, src: torch.Tensor, beam_width: int = 4, max_le
         pick = final.argmax(dim=-1) + torch.arange(batch, device=device) * k       # (B,)
         best_ys = trim_padding(ys[pick], pad_id)  # (B, L)
         return (best_ys, scores.flatten()[pick]) if return_scores else best_ys
-
-
-def sequence_log_prob(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor, pad_id: int = PAD_ID
-                      ) -> torch.Tensor:
-    """log p(tgt | src) of whole sequences: src (B, S), tgt (B, T) <bos> ... [<eos>] -> (B,).
-
-    The sum over the predicted tokens (everything after ``<bos>`` up to and
-    including ``<eos>``, not the padding) of the log-probability the model gives them.
-    """
-    device = _device(model)
-    src, tgt = src.to(device), tgt.to(device)
-    tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]                                     # (B, T-1) each
-    with _EvalMode(model):
-        logits = model(src, tgt_in, padding_mask(src, pad_id), target_mask(tgt_in, pad_id))  # (B, T-1, V)
-        log_probs = F.log_softmax(logits.float(), dim=-1)
-        token_log_probs = log_probs.gather(-1, tgt_out[..., None]).squeeze(-1)   # (B, T-1)
-        return (token_log_probs * (tgt_out != pad_id)).sum(dim=1)
 
 
 def translate(model: nn.Module, numbers: Sequence[int], beam_width: int = 1, batch_size: int = 1000

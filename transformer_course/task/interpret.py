@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .decoding import _EvalMode, greedy_decode
+from .decoding import EvalMode, greedy_decode
 from ..masks import padding_mask, target_mask
 from .number_words import DE_VOCAB, PAD_ID, english_tokens, make_batch, trim_padding
 
@@ -35,7 +35,7 @@ def attention_maps(model: nn.Module, number: int) -> dict:
     ys = trim_padding(greedy_decode(model, src).cpu(), PAD_ID)                   # (1, T + 1): <bos> ... <eos>
     device = next(model.parameters()).device
     src, tgt_in = src.to(device), ys[:, :-1].to(device)                          # (1, S), (1, T)
-    with _EvalMode(model):
+    with EvalMode(model):
         model(src, tgt_in, padding_mask(src, PAD_ID), target_mask(tgt_in, PAD_ID))
 
     def stack(attentions) -> torch.Tensor:

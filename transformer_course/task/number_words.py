@@ -83,8 +83,8 @@ def _german_below_1000(n: int, final: bool) -> list[str]:
     """Morphemes for 1 <= n <= 999.
 
     ``final`` says whether nothing follows: a lone one at the very end is
-    "eins" (hunderteins), anywhere else it is "ein" (einhundert, eintausend,
-    einundzwanzig, hunderteintausend).
+    "eins" (101: einhunderteins), anywhere else it is "ein" (100: einhundert,
+    1000: eintausend, 21: einundzwanzig, 101000: einhunderteintausend).
     """
     hundreds, rest = divmod(n, 100)
     # "einhundert" rather than "hundert": both are standard, we follow num2words.
