@@ -67,31 +67,17 @@
 #   in the `transformer_course` package.
 
 # %% [markdown]
-# ## Three things that make it safe to experiment
+# ## Skipping is safe
 #
 # **Run All always finishes.** A check on an untouched stub prints
 # `… name: not done yet — the reference implementation is used from here on`
 # and hands back the reference, so every later cell still runs. You can skip
-# an exercise and come back to it.
+# an exercise and come back to it: fill in the stub, then run the exercise
+# cell and its check cell again.
 #
-# **Strict mode for when you want to be held to it.** Set the environment
-# variable `TRANSFORMER_COURSE_STRICT=1` (for example
-# `TRANSFORMER_COURSE_STRICT=1 jupyter lab`, or in your own CI running
-# `pytest --nbval-lax notebooks/`) and an unfinished exercise fails with
-# `ExerciseNotDone` instead.
-#
-# **Your work is never overwritten.** The notebooks are generated from
-# `notebooks/src/*.py` by
-#
-# ```
-# python -m tools.build
-# ```
-#
-# Each notebook records a fingerprint of the cells it was generated with. If
-# you have edited a notebook, the build refuses to touch it and says so;
-# `--force` regenerates it, but only after copying your version to
-# `notebooks/backup/`. A notebook you only *ran* (outputs, no edits) is simply
-# regenerated.
+# (Want every exercise enforced, or wonder what happens to your filled-in
+# notebooks when the course is updated? The README's section "How exercises
+# work" has the answers; you do not need them to work through the course.)
 
 # %% [markdown]
 # ## Setup: imports and the device
@@ -108,10 +94,9 @@ from transformer_course import checks
 
 # %% [markdown]
 # The device is chosen once, for the whole course: a CUDA GPU if there is one,
-# then an Apple GPU, else the CPU. Set `TRANSFORMER_COURSE_DEVICE=cpu` (or
-# `cuda`, `mps`) to force one. Seeding makes every run repeat exactly.
-# Everything in the course runs in well under a minute per notebook on a
-# 2-core CPU, so no GPU is needed.
+# then an Apple GPU, else the CPU. Seeding makes every run repeat exactly.
+# Every notebook runs in well under a minute on a 2-core CPU, so no GPU is
+# needed.
 
 # %% tags=["nbval-ignore-output"]
 device = tc.get_device()
@@ -121,19 +106,24 @@ print(f"running on: {device}")
 # %% [markdown]
 # ## Warm-up: reading shapes
 #
-# In this course a tensor's shape is always named, in this order:
+# In this course a sequence of token vectors always has its axes in this
+# order, written in shape comments as `(B, L, d_model)`:
 #
-# | axis | name | meaning |
-# |---|---|---|
-# | 0 | `batch` | independent sequences processed together |
-# | 1 | `seq_len` | positions (tokens) in a sequence |
-# | 2 | `d_model` | numbers describing one token |
+# | axis | in shape comments | in check messages | meaning |
+# |---|---|---|---|
+# | 0 | `B` | `batch` | independent sequences processed together |
+# | 1 | `L` | `seq_len` | positions (tokens) in a sequence |
+# | 2 | `d_model` | `d_model` | numbers describing one token |
+#
+# Later notebooks add a few more letters: `S` and `T` for the lengths of a
+# source and a target sentence (notebook 06), `H` for attention heads
+# (notebook 03), `V` for the size of the vocabulary (notebook 01).
 #
 # So a batch of 2 sentences, 3 tokens each, each token a vector of 4 numbers,
 # is a tensor of shape `(2, 3, 4)`:
 
 # %%
-x = torch.arange(24.0).reshape(2, 3, 4)  # (batch=2, seq_len=3, d_model=4)
+x = torch.arange(24.0).reshape(2, 3, 4)  # (B=2, L=3, d_model=4)
 print(x.shape)
 print(x[0])  # the first sentence: 3 tokens x 4 numbers
 
@@ -141,22 +131,22 @@ print(x[0])  # the first sentence: 3 tokens x 4 numbers
 # ### Exercise 1 · ★☆☆ · about 2 minutes: average over positions
 #
 # A simple summary of a whole sequence is the mean of its token vectors.
-# For each sequence $b$ with $T$ = `seq_len` positions,
+# For each sequence $b$ with $L$ = `seq_len` positions,
 #
-# $$\bar{x}_{b} = \frac{1}{T} \sum_{t=1}^{T} x_{b,t} \qquad (\text{shape } (\text{batch}, d_\text{model})).$$
+# $$\bar{x}_{b} = \frac{1}{L} \sum_{t=1}^{L} x_{b,t} \qquad (\text{shape } (B, d_\text{model})).$$
 #
-# Write `mean_over_positions(x)`: `(batch, seq_len, d_model)` → `(batch, d_model)`.
+# Write `mean_over_positions(x)`: `(B, L, d_model)` → `(B, d_model)`.
 #
 # <details><summary>Hint</summary>
 #
 # Reductions such as `x.sum(dim=...)` and `x.mean(dim=...)` take the axis to
-# remove. Which axis is `seq_len`?
+# remove. Which axis holds the positions, `L`?
 #
 # </details>
 
 # %%
 def mean_over_positions(x: torch.Tensor) -> torch.Tensor:
-    """(batch, seq_len, d_model) -> (batch, d_model): the mean of each sequence's token vectors."""
+    """(B, L, d_model) -> (B, d_model): the mean of each sequence's token vectors."""
     ### BEGIN SOLUTION
     return x.mean(dim=1)
     ### END SOLUTION
@@ -192,19 +182,19 @@ except checks.CheckFailed as failure:
 # %% [markdown]
 # ### Exercise 2 · ★☆☆ · about 3 minutes: every row against every row
 #
-# Given `a` of shape `(batch, n, d)` and `b` of shape `(batch, m, d)`, compute
+# Given `a` of shape `(B, n, d)` and `b` of shape `(B, m, d)`, compute
 # the dot product of every row of `a` with every row of `b`, separately for
 # each batch element:
 #
 # $$S_{b,i,j} = \sum_{k=1}^{d} a_{b,i,k}\, b_{b,j,k}, \qquad S = A B^\top \text{ for each batch element.}$$
 #
-# The result has shape `(batch, n, m)`. (In notebook 02 this is exactly how
+# The result has shape `(B, n, m)`. (In notebook 02 this is exactly how
 # attention compares every query with every key.)
 #
 # <details><summary>Hint</summary>
 #
 # `@` (matrix product) works on the last two axes and treats any axes before
-# them as a batch: `(batch, n, d) @ (batch, d, m) -> (batch, n, m)`.
+# them as a batch: `(B, n, d) @ (B, d, m) -> (B, n, m)`.
 #
 # </details>
 #
@@ -217,7 +207,7 @@ except checks.CheckFailed as failure:
 
 # %%
 def pairwise_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(batch, n, d), (batch, m, d) -> (batch, n, m): a[z, i] . b[z, j] for every i, j."""
+    """(B, n, d), (B, m, d) -> (B, n, m): a[z, i] . b[z, j] for every i, j."""
     ### BEGIN SOLUTION
     return a @ b.transpose(-2, -1)
     ### END SOLUTION
@@ -241,15 +231,15 @@ print(rearrange(seq, "(n c) -> n c", c=3))
 # %% [markdown]
 # ### Exercise 3 · ★★☆ · about 4 minutes: cut a sequence into chunks
 #
-# Write `chunk_sequence(x, chunk_len)`: `(batch, seq_len, d_model)` →
-# `(batch, n_chunks, chunk_len, d_model)`, where chunk 0 holds positions
+# Write `chunk_sequence(x, chunk_len)`: `(B, L, d_model)` →
+# `(B, n_chunks, chunk_len, d_model)`, where chunk 0 holds positions
 # `0 .. chunk_len-1`, chunk 1 the next `chunk_len` positions, and so on
-# (`seq_len` is a multiple of `chunk_len`). Use `rearrange`.
+# (`L` is a multiple of `chunk_len`). Use `rearrange`.
 #
 # <details><summary>Hint</summary>
 #
-# Only the `seq_len` axis changes: it splits into `(n c)`. The batch and
-# `d_model` axes keep their names on both sides of the arrow.
+# Only the `L` axis changes: it splits into `(n c)`. The batch axis `b` and
+# the `d_model` axis keep their names on both sides of the arrow.
 #
 # </details>
 #
@@ -262,9 +252,9 @@ print(rearrange(seq, "(n c) -> n c", c=3))
 
 # %%
 def chunk_sequence(x: torch.Tensor, chunk_len: int) -> torch.Tensor:
-    """(batch, seq_len, d_model) -> (batch, n_chunks, chunk_len, d_model), consecutive positions per chunk."""
+    """(B, L, d_model) -> (B, n_chunks, chunk_len, d_model), consecutive positions per chunk."""
     ### BEGIN SOLUTION
-    return rearrange(x, "b (n c) d -> b n c d", c=chunk_len)
+    return rearrange(x, "b (n c) d_model -> b n c d_model", c=chunk_len)
     ### END SOLUTION
 
 
@@ -276,7 +266,7 @@ chunk_sequence = checks.warmup.check_chunk_sequence(chunk_sequence)
 # position (its own index), chunks of 4 should read 0-3, 4-7, 8-11.
 
 # %%
-positions = torch.arange(12.0).reshape(1, 12, 1)  # (batch=1, seq_len=12, d_model=1)
+positions = torch.arange(12.0).reshape(1, 12, 1)  # (B=1, L=12, d_model=1)
 print(chunk_sequence(positions, 4)[0, :, :, 0])  # (n_chunks=3, chunk_len=4)
 
 # %% [markdown]
@@ -293,23 +283,30 @@ print(chunk_sequence(positions, 4)[0, :, :, 0])  # (n_chunks=3, chunk_len=4)
 #
 #    </details>
 #
-# 2. How do you make an unfinished exercise an error, e.g. in your own CI?
+# 2. `x` has shape `(B, L, d_model) = (2, 3, 4)`. What is the shape of
+#    `x.mean(dim=-1)`, and what does each of its numbers describe? Why is it
+#    not a summary of the sequence?
 #
 #    <details><summary>Answer</summary>
 #
-#    Set `TRANSFORMER_COURSE_STRICT=1`; then the check raises `ExerciseNotDone`.
+#    `(2, 3)`: one number per token, the average of that token's 4 features.
+#    It removes the `d_model` axis, so the positions are never combined: each
+#    token is summarised on its own. A summary of the sequence averages over
+#    the positions, `dim=1`, and has shape `(2, 4)`: one vector per sequence.
 #
 #    </details>
 #
-# 3. You have filled in half of notebook 02, then pull a new version of the
-#    course and run `python -m tools.build`. What happens to your
-#    notebook?
+# 3. `x` has shape `(B, L, d_model) = (8, 10, 64)` and `p` has shape
+#    `(10, 64)`. What is `x + p`, and which entries of `p` are added to
+#    `x[b, t]`?
 #
 #    <details><summary>Answer</summary>
 #
-#    Nothing: the build sees that the cells no longer match what it generated,
-#    refuses to overwrite the notebook and tells you. With `--force` it first
-#    copies your notebook to `notebooks/backup/` and then regenerates it.
+#    Broadcasting lines the shapes up from the right: `p` is treated as
+#    `(1, 10, 64)` and repeated over the batch, so `x + p` has shape
+#    `(8, 10, 64)` with `(x + p)[b, t] = x[b, t] + p[t]`: row `t` of `p` is
+#    added to position `t` of every sequence. (Notebook 04 adds one vector per
+#    position to every sequence exactly like this.)
 #
 #    </details>
 #
@@ -324,8 +321,8 @@ print(chunk_sequence(positions, 4)[0, :, :, 0])  # (n_chunks=3, chunk_len=4)
 #    </details>
 #
 # 5. `x` has shape `(2, 12, 16)`. What is the shape of
-#    `rearrange(x, "b (n c) d -> b n c d", c=4)`, and which positions are in
-#    chunk 1? And with `"b (c n) d -> b n c d"`?
+#    `rearrange(x, "b (n c) d_model -> b n c d_model", c=4)`, and which
+#    positions are in chunk 1? And with `"b (c n) d_model -> b n c d_model"`?
 #
 #    <details><summary>Answer</summary>
 #
@@ -342,12 +339,11 @@ print(chunk_sequence(positions, 4)[0, :, :, 0])  # (n_chunks=3, chunk_len=4)
 #   against the reference on several inputs.
 # - A check says `✔ correct`, says *what* is wrong, or, for an untouched
 #   stub, says *not done yet* and hands on the reference so "Run All" finishes.
-#   `TRANSFORMER_COURSE_STRICT=1` turns "not done yet" into an error.
-# - `python -m tools.build` regenerates the notebooks from
-#   `notebooks/src/` and never overwrites one you have edited (`--force` backs
-#   it up first). Solutions are in `notebooks/solutions/`.
-# - Shapes are named `(batch, seq_len, d_model)`; `@` multiplies the last two
-#   axes and batches over the rest; `einops.rearrange` splits and moves axes by
-#   name, `(n c)` meaning consecutive blocks.
+#   Solutions are in `notebooks/solutions/`.
+# - Shapes are written `(B, L, d_model)` (batch, sequence length, width of a
+#   token vector); reductions remove the axis you name; broadcasting lines
+#   shapes up from the right; `@` multiplies the last two axes and batches over
+#   the rest; `einops.rearrange` splits and moves axes by name, `(n c)` meaning
+#   consecutive blocks.
 #
 # Next: **01 · the residual stream**, the big picture of a transformer.
