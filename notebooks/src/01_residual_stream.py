@@ -33,14 +33,14 @@
 #
 # ```mermaid
 # flowchart TB
-#     tokens["token ids (batch, seq_len)"] --> embed["embedding: x₀ (batch, seq_len, d_model)"]
+#     tokens["token ids (B, L)"] --> embed["embedding: x₀ (B, L, d_model)"]
 #     embed --> add1(("+"))
-#     embed -. reads .-> f1["block 1: f₁"]
-#     f1 -- "adds f₁(x₀)" --> add1
+#     embed -. reads .-> f0["block 0: f₀"]
+#     f0 -- "adds f₀(x₀)" --> add1
 #     add1 -- "x₁" --> add2(("+"))
-#     add1 -. reads .-> f2["block 2: f₂"]
-#     f2 -- "adds f₂(x₁)" --> add2
-#     add2 -- "x₂ ... x_L" --> unembed["unembedding W_U: logits (batch, seq_len, vocab_size)"]
+#     add1 -. reads .-> f1["block 1: f₁"]
+#     f1 -- "adds f₁(x₁)" --> add2
+#     add2 -- "x₂ ... x_N (N blocks in all)" --> unembed["unembedding W_U: logits (B, L, V)"]
 #     unembed --> softmax["softmax over the vocabulary: next-token probabilities"]
 # ```
 
@@ -69,17 +69,18 @@
 #
 # $$x_{l+1} = x_l + f_l(x_l).$$
 #
-# Unroll that over $L$ blocks and the final stream is the embedding plus the sum
-# of every block's update:
+# Blocks are counted from 0, nearest the input. Unroll that over $N$ blocks
+# (the paper's name for the number of layers) and the final stream is the
+# embedding plus the sum of every block's update:
 #
-# $$x_L = x_0 + f_0(x_0) + f_1(x_1) + \dots + f_{L-1}(x_{L-1}).$$
+# $$x_N = x_0 + f_0(x_0) + f_1(x_1) + \dots + f_{N-1}(x_{N-1}).$$
 #
 # In code, `x = x + block.update(x)` in a loop. Three consequences, each met
 # again later in the course:
 #
-# - **A block only has to learn a change.** Doing nothing is easy (output zero),
-#   so adding a block can never make it harder to represent what the stack
-#   already did.
+# - **A block only has to learn a change.** Doing nothing is easy to represent
+#   (an update of zero), so adding a block can never make it harder to
+#   represent what the stack already did.
 # - **Information is kept.** What the embedding put in the stream stays there
 #   unless some block actively writes over it; later blocks can still read it.
 # - **Gradients have a straight path.** The loss reaches every layer through
@@ -104,17 +105,17 @@ tc.seed_everything(0)
 print(f"running on: {device}")
 
 # %% [markdown]
-# ## The end of the stream: from an N x D matrix to probabilities
+# ## The end of the stream: from an $L \times d_\text{model}$ matrix to probabilities
 #
-# For one sequence of $N$ tokens, the final stream $x_L$ is an $N \times D$
-# matrix ($D$ = `d_model`): one vector per position. A language model has to
-# output, at every position $t$, a probability for every word of its vocabulary
-# of size $V$ = `vocab_size`: *which token comes after position $t$?*
+# For one sequence of $L$ tokens, the final stream $x_N$ is an
+# $L \times d_\text{model}$ matrix: one vector per position. A language model
+# has to output, at every position $t$, a probability for every word of its
+# vocabulary of size $V$ = `vocab_size`: *which token comes after position $t$?*
 #
 # Two steps get there:
 #
 # 1. **Unembedding.** Multiply by a learned matrix $W_U$ (`W_U`, shape
-#    `(d_model, vocab_size)`): `logits = stream @ W_U`, shape $N \times V$. The
+#    `(d_model, V)`): `logits = stream @ W_U`, shape $L \times V$. The
 #    logit $z_{t,w}$ is the dot product of position $t$'s vector with word $w$'s
 #    column, a score for "$w$ comes next". Many models reuse the embedding
 #    matrix for this ($W_U = W_E^\top$, "tied embeddings").
@@ -122,10 +123,11 @@ print(f"running on: {device}")
 #
 # $$p_{t,w} = \mathrm{softmax}(z_t)_w = \frac{e^{z_{t,w}}}{\sum_{w'=1}^{V} e^{z_{t,w'}}}.$$
 #
-# So the $N \times D$ output becomes $N$ probability distributions, one per
-# position. In training all $N$ are used at once (position $t$ is scored on
-# predicting token $t+1$), so one sequence gives $N$ lessons. When generating,
-# only the last row matters: it is the distribution of the next, new token.
+# So the $L \times d_\text{model}$ output becomes $L$ probability
+# distributions, one per position. In training all $L$ are used at once
+# (position $t$ is scored on predicting token $t+1$), so one sequence gives $L$
+# lessons. When generating, only the last row matters: it is the distribution
+# of the next, new token.
 
 # %% [markdown]
 # ### Exercise 1 · ★☆☆ · about 3 minutes: softmax
@@ -175,7 +177,7 @@ softmax = checks.residual.check_softmax(softmax)
 
 # %%
 vocab = ["the", "cat", "sat", "on", "mat", "dog", "ran", "."]
-logits = torch.tensor([0.5, 1.0, -1.0, -0.5, 3.0, 1.5, -2.0, 0.0])  # (vocab_size,)
+logits = torch.tensor([0.5, 1.0, -1.0, -0.5, 3.0, 1.5, -2.0, 0.0])  # (V,)
 probs = softmax(logits)
 
 fig, (ax_z, ax_p) = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -201,12 +203,12 @@ print(softmax(torch.tensor([1000.0, 1001.0])))  # no overflow
 # %% [markdown]
 # ### Exercise 2 · ★☆☆ · about 3 minutes: next-token probabilities
 #
-# Write `next_token_probs(stream, W_U)`: the final stream `(batch, seq_len,
-# d_model)` and the unembedding `(d_model, vocab_size)` →
-# `(batch, seq_len, vocab_size)`, where `[b, t]` is the probability
-# distribution over the token after position `t` of sequence `b`:
+# Write `next_token_probs(stream, W_U)`: the final stream `(B, L, d_model)`
+# and the unembedding `W_U` `(d_model, V)` → `(B, L, V)`, where `[b, t]` is
+# the probability distribution over the token after position `t` of
+# sequence `b`:
 #
-# $$P = \mathrm{softmax}(x_L W_U) \quad\text{over the vocabulary axis.}$$
+# $$P = \mathrm{softmax}(x_N W_U) \quad\text{over the vocabulary axis.}$$
 #
 # <details><summary>Hint</summary>
 #
@@ -217,9 +219,9 @@ print(softmax(torch.tensor([1000.0, 1001.0])))  # no overflow
 
 # %%
 def next_token_probs(stream: torch.Tensor, W_U: torch.Tensor) -> torch.Tensor:
-    """(batch, seq_len, d_model), (d_model, vocab_size) -> (batch, seq_len, vocab_size), rows sum to 1."""
+    """(B, L, d_model), (d_model, V) -> (B, L, V), rows sum to 1."""
     ### BEGIN SOLUTION
-    logits = stream @ W_U  # (batch, seq_len, vocab_size)
+    logits = stream @ W_U  # (B, L, V)
     return softmax(logits)
     ### END SOLUTION
 
@@ -231,7 +233,7 @@ next_token_probs = checks.residual.check_next_token_probs(next_token_probs)
 # ### A zero-block model
 #
 # The smallest "language model" is an embedding followed directly by the
-# unembedding: no blocks at all, $x_L = x_0$. With tied embeddings
+# unembedding: no blocks at all, $x_N = x_0$. With tied embeddings
 # ($W_U = W_E^\top$), position $t$'s logit for word $w$ is the dot product of
 # the two words' embeddings. Random embeddings are nearly orthogonal, so every
 # position predicts **its own token** again:
@@ -239,12 +241,12 @@ next_token_probs = checks.residual.check_next_token_probs(next_token_probs)
 # %%
 d_model = 16
 tc.seed_everything(0)
-W_E = torch.randn(len(vocab), d_model).to(device)  # (vocab_size, d_model): one row per word
-W_U = W_E.T  # (d_model, vocab_size), tied
+W_E = torch.randn(len(vocab), d_model).to(device)  # (V, d_model): one row per word
+W_U = W_E.T  # (d_model, V): the unembedding, tied to the embedding
 sentence = ["the", "cat", "sat", "on", "the"]
-tokens = torch.tensor([[vocab.index(w) for w in sentence]], device=device)  # (batch=1, seq_len=5)
+tokens = torch.tensor([[vocab.index(w) for w in sentence]], device=device)  # (B=1, L=5)
 x0 = W_E[tokens]  # (1, 5, d_model), the embedding: the start of the stream
-P = next_token_probs(x0, W_U)  # (1, 5, vocab_size)
+P = next_token_probs(x0, W_U)  # (1, 5, V)
 print("stream", tuple(x0.shape), "-> probabilities", tuple(P.shape))
 print("each row sums to", P.sum(dim=-1).cpu())
 
@@ -290,7 +292,7 @@ plt.show()
 
 # %%
 class ResidualBlock(nn.Module):
-    """x + f(x) with f(x) = linear2(relu(linear1(x))): (batch, seq_len, d_model) -> same shape."""
+    """x + f(x) with f(x) = linear2(relu(linear1(x))): (B, L, d_model) -> same shape."""
 
     def __init__(self, d_model: int, d_hidden: int):
         super().__init__()
@@ -299,7 +301,7 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION
-        update = self.linear2(torch.relu(self.linear1(x)))  # f(x): (batch, seq_len, d_model)
+        update = self.linear2(torch.relu(self.linear1(x)))  # f(x): (B, L, d_model)
         return x + update
         ### END SOLUTION
 
@@ -311,8 +313,9 @@ ResidualBlock = checks.residual.check_residual_block(ResidualBlock)
 # ### The output is the embedding plus a sum of updates
 #
 # Stack four blocks, record what each one added, and check the identity
-# $x_L = x_0 + \sum_l f_l(x_l)$. (Each update is measured as `block(x) - x`, so
-# this works with your block and with the reference.)
+# $x_N = x_0 + \sum_l f_l(x_l)$. (Each update is measured as `block(x) - x`, so
+# this works with your block and with the reference.) We also measure how large
+# each update is next to the stream it is added to.
 
 # %%
 tc.seed_everything(0)
@@ -324,13 +327,29 @@ with torch.no_grad():
         new_x = block(x)
         updates.append(new_x - x)  # what this block wrote into the stream
         x = new_x
-print("x_L == x_0 + sum of updates:", torch.allclose(x, x0 + sum(updates), atol=1e-5))
-print("size of each update:", [f"{u.norm().item():.1f}" for u in updates], " size of x_0:", f"{x0.norm().item():.1f}")
+print("x_N == x_0 + sum of updates:", torch.allclose(x, x0 + sum(updates), atol=1e-5))
+stream = x0
+for l, update in enumerate(updates):
+    ratio = (update.norm(dim=-1) / stream.norm(dim=-1)).mean().item()  # per position, averaged
+    print(f"block {l}: its update is {ratio:.0%} of the size of the stream it is added to")
+    stream = stream + update
+similarity = torch.cosine_similarity(x, x0, dim=-1).mean().item()
+print(f"cosine similarity of x_N and x_0, averaged over the positions: {similarity:.2f}")
 
 # %% [markdown]
 # So you can read the final stream as a sum of contributions and ask which
 # block wrote what: the basis of much of the research that takes trained
 # transformers apart.
+#
+# Note what the sizes say about a block *at initialisation*: it is not "doing
+# nothing". With PyTorch's default random weights each of these updates is
+# roughly a fifth to a third of the size of the stream it is added to. What the
+# `+` guarantees is that the embedding is never overwritten: after four blocks
+# the stream still points mostly the way $x_0$ did (the cosine similarity
+# above), and each block's job in training is to turn its random update into
+# a useful one. (Some models start their blocks closer to "do nothing" on
+# purpose: GPT-2 scales down the initial weights of the layer that writes each
+# update, by $1/\sqrt{\text{number of residual layers}}$.)
 
 # %% [markdown]
 # ## Why add instead of replace? Measuring the gradient
@@ -355,7 +374,7 @@ print("size of each update:", [f"{u.norm().item():.1f}" for u in updates], " siz
 
 # %%
 n_layers, width = 30, 64
-x_in = torch.randn(32, width).to(device)  # (batch, d_model), made on the CPU, then moved
+x_in = torch.randn(32, width).to(device)  # (B, d_model), made on the CPU, then moved
 target = torch.randn(32, width).to(device)
 norms = {}
 for residual in (True, False):
@@ -381,21 +400,21 @@ plt.show()
 # them the gradient shrinks by a constant factor per layer and the bottom
 # layers receive about a millionth of what the top one gets: in practice they barely
 # train at all. This is why transformers (and ResNets before them) can be
-# dozens of layers deep. Notebook 08 takes the residual connections out of a
-# real transformer and watches the training suffer.
+# dozens of layers deep.
 
 # %% [markdown]
 # ## Check your understanding
 #
-# 1. The final stream of one sequence is an $N \times D$ matrix. Where do the
-#    next-token probabilities come from, and how many distributions are there?
+# 1. The final stream of one sequence is an $L \times d_\text{model}$ matrix.
+#    Where do the next-token probabilities come from, and how many
+#    distributions are there?
 #
 #    <details><summary>Answer</summary>
 #
-#    Multiply by the unembedding $W_U$ ($D \times V$) to get $N \times V$ logits,
-#    then take the softmax over the vocabulary axis for each row: $N$
-#    distributions, row $t$ being the prediction of the token after position
-#    $t$. Training uses all $N$; generation uses the last.
+#    Multiply by the unembedding $W_U$ ($d_\text{model} \times V$) to get
+#    $L \times V$ logits, then take the softmax over the vocabulary axis for
+#    each row: $L$ distributions, row $t$ being the prediction of the token
+#    after position $t$. Training uses all $L$; generation uses the last.
 #
 #    </details>
 #
@@ -412,13 +431,18 @@ plt.show()
 #    </details>
 #
 # 3. If every block's update $f_l$ were zero, what would the model compute?
-#    Why is that a good place for training to start from?
+#    Why does that make adding blocks safe? Is it how the blocks above started?
 #
 #    <details><summary>Answer</summary>
 #
-#    $x_L = x_0$: the zero-block model, a prediction from the current token
-#    alone. Every block starts close to "do nothing" and only has to learn a
-#    useful change; stacking more blocks cannot make the starting point worse.
+#    $x_N = x_0$: the zero-block model, a prediction from the current token
+#    alone. Because "do nothing" is just an update of zero, a stack with more
+#    blocks can always represent what a smaller one does; each block only has
+#    to learn a useful change. But it is not where the blocks above started:
+#    at random initialisation their updates were a fifth to a third of the
+#    stream's size. The `+` keeps the embedding in the stream anyway (the
+#    stream still points mostly the way $x_0$ did), and training shapes the
+#    updates.
 #
 #    </details>
 #
@@ -450,10 +474,10 @@ plt.show()
 #
 # - The **residual stream** is the vector of `d_model` numbers per position that
 #   flows through the model. Every block reads it and adds an update:
-#   $x_{l+1} = x_l + f_l(x_l)$, so $x_L = x_0 + \sum_l f_l(x_l)$.
-# - The final $N \times D$ stream becomes $N$ next-token distributions by the
-#   **unembedding** $W_U$ (logits $= x_L W_U$, $N \times V$) and a **softmax over
-#   the vocabulary**.
+#   $x_{l+1} = x_l + f_l(x_l)$, so $x_N = x_0 + \sum_l f_l(x_l)$.
+# - The final $L \times d_\text{model}$ stream becomes $L$ next-token
+#   distributions by the **unembedding** $W_U$ (logits $= x_N W_U$,
+#   $L \times V$) and a **softmax over the vocabulary**.
 # - Softmax: exponentiate, normalise each row; subtract the row maximum first.
 # - The `+` gives gradients a straight path to every layer: measured above,
 #   gradient norms stay level with residual connections and vanish

@@ -50,22 +50,23 @@ def new_axes(width, height):
 
 def residual_stream() -> None:
     fig, ax = new_axes(6, 7)
-    tokens = box(ax, 0.35, 0.95, "token ids (batch, seq_len)")
-    embed = box(ax, 0.35, 0.83, "embedding: x₀ (batch, seq_len, d_model)")
+    tokens = box(ax, 0.35, 0.95, "token ids (B, L)")
+    embed = box(ax, 0.35, 0.83, "embedding: x₀ (B, L, d_model)")
     arrow(ax, tokens["bottom"], embed["top"])
     above, y = embed, 0.68
-    for n, (x_in, x_out) in enumerate([("x₀", "x₁"), ("x₁", "x₂")], 1):
+    # block l reads x_l and adds f_l(x_l), giving x_{l+1}: counted from 0, as in the notebook's formula
+    for n, (x_in, x_out) in enumerate([("x₀", "x₁"), ("x₁", "x₂")]):
         add = plus(ax, 0.35, y)
-        block = box(ax, 0.8, y + 0.05, f"block {n}: f{'₁₂'[n - 1]}", w=0.3, color=BLOCK)
-        arrow(ax, above["bottom"], add["top"], x_in if n > 1 else "")
+        block = box(ax, 0.8, y + 0.05, f"block {n}: f{'₀₁'[n]}", w=0.3, color=BLOCK)
+        arrow(ax, above["bottom"], add["top"], x_in if n > 0 else "")
         arrow(ax, (0.36, y + 0.1), block["left"], "reads", dashed=True)
         arrow(ax, (block["bottom"][0], block["bottom"][1]), add["right"], rad=-0.3)
-        ax.text(0.7, y - 0.06, f"adds f{'₁₂'[n - 1]}({x_in})", fontsize=8, color="#333333")
+        ax.text(0.7, y - 0.06, f"adds f{'₀₁'[n]}({x_in})", fontsize=8, color="#333333")
         above, y = add, y - 0.17
-    dots = box(ax, 0.35, 0.36, "x₂ ... x_L  (L blocks in all)", w=0.42, h=0.05, color="white")
+    dots = box(ax, 0.35, 0.36, "x₂ ... x_N  (N blocks in all)", w=0.42, h=0.05, color="white")
     arrow(ax, above["bottom"], dots["top"], "x₂")
-    unembed = box(ax, 0.35, 0.22, "unembedding W_U: logits\n(batch, seq_len, vocab_size)", h=0.09, color=OUT)
-    arrow(ax, dots["bottom"], unembed["top"], "x_L")
+    unembed = box(ax, 0.35, 0.22, "unembedding W_U: logits\n(B, L, V)", h=0.09, color=OUT)
+    arrow(ax, dots["bottom"], unembed["top"], "x_N")
     probs = box(ax, 0.35, 0.07, "softmax over the vocabulary:\nnext-token probabilities", h=0.09, color=OUT)
     arrow(ax, unembed["bottom"], probs["top"])
     fig.savefig(HERE / "01_residual_stream.png", dpi=110, bbox_inches="tight")
@@ -74,7 +75,7 @@ def residual_stream() -> None:
 
 def attention() -> None:
     fig, ax = new_axes(7, 7.5)
-    x = box(ax, 0.5, 0.95, "residual stream x (batch, seq_len, d_model)", w=0.6)
+    x = box(ax, 0.5, 0.95, "residual stream x (B, L, d_model)", w=0.6)
     heads = {}
     for name, cx, shape in [("Q = x W_Q", 0.22, "(…, q_len, d_k)"), ("K = x W_K", 0.5, "(…, k_len, d_k)"),
                             ("V = x W_V", 0.8, "(…, k_len, d_v)")]:
