@@ -33,7 +33,7 @@
 #
 # ```mermaid
 # flowchart TB
-#     x["residual stream x (batch, seq_len, d_model)"] --> Q["Q = x W_Q (…, q_len, d_k)"]
+#     x["residual stream x (B, L, d_model)"] --> Q["Q = x W_Q (…, q_len, d_k)"]
 #     x --> K["K = x W_K (…, k_len, d_k)"]
 #     x --> V["V = x W_V (…, k_len, d_v)"]
 #     Q --> S["scores = Q Kᵀ / √d_k (…, q_len, k_len)"]
@@ -93,9 +93,16 @@
 #
 # Entry `scores[i, j]` says how well query $i$ matches key $j$; row `weights[i]`
 # is query $i$'s attention over all keys and sums to 1; `output[i]`
-# $= \sum_j$ `weights[i, j]` $v_j$. Queries and keys may come from different
-# sequences (in the decoder's cross-attention, $q\_len \ne k\_len$), which is
-# why the two lengths get different names.
+# $= \sum_j$ `weights[i, j]` $v_j$.
+#
+# In this notebook queries, keys and values all come from the same sequence:
+# every position asks questions of the positions of its own sentence. That is
+# **self-attention**, and $q\_len = k\_len$. They may also come from two
+# different sequences: in a translator, the part that writes the translation
+# (the **decoder**, notebook 06) sends its queries to the keys and values of
+# the sentence being translated. That is **cross-attention**, and there
+# $q\_len \ne k\_len$ in general, which is why the two lengths get different
+# names.
 
 # %% [markdown]
 # ## Setup
@@ -119,20 +126,28 @@ print(f"running on: {device}")
 # every attention map and mask below.
 
 # %%
-def show_matrix(ax, matrix, rows, cols, title, cmap="Blues", vmax=1.0, numbers=True):
-    """Draw a (len(rows), len(cols)) matrix as a heatmap with token labels."""
+def show_matrix(ax, matrix, rows, cols, title, cmap="Blues", vmax=1.0, numbers=True, allowed=None):
+    """Draw a (len(rows), len(cols)) matrix as a heatmap with token labels.
+
+    numbers: write every value in its cell, to two decimals ("0" when it is below 0.005).
+    allowed: optional bool matrix, True = may attend; the cells where it is False are
+    hatched grey, so a position a mask forbids does not look like a small weight.
+    """
     matrix = matrix.detach().float().cpu()
+    allowed = torch.ones(matrix.shape, dtype=torch.bool) if allowed is None else allowed.cpu()
     ax.imshow(matrix, cmap=cmap, vmin=0, vmax=vmax)
+    for i, j in (~allowed).nonzero().tolist():
+        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#d9d9d9", edgecolor="#808080",
+                                   hatch="////", linewidth=0))
     ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_title(title)
     if numbers:
-        for i in range(matrix.shape[0]):
-            for j in range(matrix.shape[1]):
-                value = matrix[i, j].item()
-                if value >= 0.05:  # leave the near-zero cells blank, so the pattern stands out
-                    color = "white" if value > 0.6 * vmax else "black"
-                    ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7, color=color)
+        for i, j in allowed.nonzero().tolist():
+            value = matrix[i, j].item()
+            color = "white" if value > 0.6 * vmax else "black"
+            ax.text(j, i, "0" if value < 0.005 else f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color=color)
 
 
 # %% [markdown]
@@ -217,8 +232,13 @@ plt.show()
 # %% [markdown]
 # **What it means.** Unscaled, the softmax becomes nearly one-hot as $d_k$
 # grows (max weight → 1, entropy → 0) and attention turns into a hard, untrainable
-# lookup. Scaled, the weights look the same at every width: $d_k$ becomes a
-# choice about capacity, not about the softmax's temperature.
+# lookup. Scaled, the weights look the same at every width.
+#
+# Dividing scores by a number $\tau$ before a softmax is called a
+# **temperature**: a large $\tau$ evens the weights out, a small one makes them
+# sharper. The $\sqrt{d_k}$ is a temperature that grows with the width exactly
+# as fast as the scores do, so how sharp attention is no longer depends on
+# $d_k$: the width becomes a choice about capacity only.
 
 # %% [markdown]
 # ## Step 2: masks and the masked softmax
@@ -228,15 +248,18 @@ plt.show()
 # - **padding**: sentences in a batch have different lengths, so the short ones
 #   are filled up with a `<pad>` token. Pads are not words; no query may attend
 #   to them.
-# - **the future**: a decoder that learns to predict the next token sees the
-#   whole target sentence at once during training, but position $i$ must not
-#   peek at positions after $i$, which at generation time do not exist yet.
+# - **the future**: a model that writes a sentence one token at a time (a
+#   decoder) is trained on whole sentences at once, each position learning to
+#   predict the next token. Position $i$ must not peek at positions after $i$:
+#   they are what it has to predict, and at generation time they do not exist
+#   yet.
 #
 # **The course's mask convention**, everywhere: a mask is a `bool` tensor,
 # **`True` = "may attend"**, and it broadcasts to the scores' shape
-# `(batch, heads, q_len, k_len)`. (PyTorch's `nn.MultiheadAttention` uses the
-# opposite polarity for its bool masks; `F.scaled_dot_product_attention` uses
-# ours.)
+# `(B, H, q_len, k_len)` (`H`: the number of attention heads, notebook 03; the
+# scores in this notebook have no heads axis, `(B, q_len, k_len)`). (PyTorch's
+# `nn.MultiheadAttention` uses the opposite polarity for its bool masks;
+# `F.scaled_dot_product_attention` uses ours.)
 #
 # To forbid a key, set its score to $-\infty$ **before** the softmax:
 # $e^{-\infty} = 0$, so it gets weight 0 and the other weights still sum to 1.
@@ -340,10 +363,10 @@ looks_for = {  # noun animate verb other
     "on": [1.0, -1.0, 0.0, 0.0], "mat": [0.0, 0.0, 1.0, 0.0], "because": [0.0, 0.0, 1.0, 0.0],
     "it": [1.0, 1.0, 0.0, 0.0], "was": [0.0, 1.0, 0.0, 0.0], "tired": [1.0, 1.0, 0.0, 0.0],
 }
-k = torch.tensor([features.get(w, [0.0, 0.0, 0.0, 1.0]) for w in words])  # (seq_len=10, d_k=4)
+k = torch.tensor([features.get(w, [0.0, 0.0, 0.0, 1.0]) for w in words])  # (L=10, d_k=4)
 q = 6.0 * torch.tensor([looks_for[w] for w in words])  # (10, 4); the 6 makes the preferences sharp
 v = torch.eye(len(words))  # (10, d_v=10): each value is "I am word j", to see where output comes from
-q, k, v = q[None].to(device), k[None].to(device), v[None].to(device)  # add a batch axis of 1
+q, k, v = q[None].to(device), k[None].to(device), v[None].to(device)  # add a batch axis: (B=1, L, ...)
 output, weights = scaled_dot_product_attention(q, k, v)
 print("weights", tuple(weights.shape), " output", tuple(output.shape))
 
@@ -354,7 +377,8 @@ ax.set_xlabel("key")
 plt.show()
 
 # %% [markdown]
-# Read it row by row: each row sums to 1 and says where that word looks. "it",
+# Read it row by row: each row sums to 1 (up to the rounding of the numbers
+# shown; "0" is a weight below 0.005) and says where that word looks. "it",
 # "sat" and "tired" put most of their weight on "cat"; both "the"s and "on"
 # look at the inanimate noun "mat"; "cat", "mat" and "because" look for a verb
 # and split between "sat" and "was"; "was" splits between the two animate
@@ -396,22 +420,21 @@ causal_mask = checks.attention.check_causal_mask(causal_mask)
 # %% [markdown]
 # ### Exercise 5 · ★★☆ · about 4 minutes: `padding_mask`
 #
-# Write `padding_mask(tokens, pad_id)`: token ids `(batch, seq_len)` → a bool
-# mask of shape `(batch, 1, 1, seq_len)`, True where the token is real (not
-# `pad_id`). Padding hides a position **as a key**, so the mask varies along
-# the last axis (`k_len`) and has size 1 on the `heads` and `q_len` axes, where
-# it broadcasts.
+# Write `padding_mask(tokens, pad_id)`: token ids `(B, L)` → a bool mask of
+# shape `(B, 1, 1, L)`, True where the token is real (not `pad_id`). Padding
+# hides a position **as a key**, so the mask varies along the last axis
+# (`k_len`) and has size 1 on the heads and `q_len` axes, where it broadcasts.
 #
 # <details><summary>Hint</summary>
 #
-# `tokens != pad_id` is the `(batch, seq_len)` bool you need. Indexing with
+# `tokens != pad_id` is the `(B, L)` bool you need. Indexing with
 # `None` adds an axis of size 1: `t[:, None, None, :]`.
 #
 # </details>
 
 # %%
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """(batch, seq_len) token ids -> (batch, 1, 1, seq_len) bool, True where the key is a real token."""
+    """(B, L) token ids -> (B, 1, 1, L) bool, True where the key is a real token."""
     ### BEGIN SOLUTION
     return (tokens != pad_id)[:, None, None, :]
     ### END SOLUTION
@@ -423,17 +446,19 @@ padding_mask = checks.attention.check_padding_mask(padding_mask)
 # %% [markdown]
 # ### Picture: the masks
 #
-# A batch of two sentences padded to 6 tokens with `<pad>` (id 0). For the first
-# sentence: the causal mask, the padding mask broadcast over the queries, and
-# both together (`&`), which is what a decoder uses. Dark = may attend.
+# A batch of two sentences padded to 6 tokens with `<pad>`, whose id is
+# `PAD_ID`. For the first sentence: the causal mask, the padding mask broadcast
+# over the queries, and both together (`&`), which is what a decoder uses.
+# Green = may attend; hatched grey = forbidden.
 
 # %%
 batch_words = [["the", "cat", "sat", "<pad>", "<pad>", "<pad>"],
                ["the", "mat", "was", "very", "big", "."]]
 ids = {w: n for n, w in enumerate(["<pad>", "the", "cat", "sat", "mat", "was", "very", "big", "."])}
-tokens = torch.tensor([[ids[w] for w in sentence] for sentence in batch_words])  # (batch=2, seq_len=6)
+PAD_ID = ids["<pad>"]  # 0: the id of the <pad> token, as everywhere in the course
+tokens = torch.tensor([[ids[w] for w in sentence] for sentence in batch_words])  # (B=2, L=6)
 causal = causal_mask(6)  # (6, 6)
-padding = padding_mask(tokens, pad_id=0)  # (2, 1, 1, 6)
+padding = padding_mask(tokens, PAD_ID)  # (2, 1, 1, 6)
 both = padding & causal  # broadcasts to (2, 1, 6, 6)
 print("causal", tuple(causal.shape), "& padding", tuple(padding.shape), "->", tuple(both.shape))
 
@@ -444,7 +469,7 @@ pictures = [(causal, "causal: no peeking ahead"),
             (padding[0, 0].expand(6, 6), "padding: no attending to <pad>"),
             (both[0, 0], "both (causal & padding)")]
 for ax, (mask, title) in zip(axes, pictures):
-    show_matrix(ax, mask, sentence, sentence, title, cmap="Greens", numbers=False)
+    show_matrix(ax, mask.float(), sentence, sentence, title, cmap="Greens", vmax=1.5, numbers=False, allowed=mask)
     ax.set_xlabel("key (attended to)")
 axes[0].set_ylabel("query (attending)")
 fig.tight_layout()
@@ -459,13 +484,15 @@ plt.show()
 # only among the words before it (and itself). "the" at position 0 can only
 # attend to itself; "cat" and the second "the" cannot see what they look for
 # yet (a verb, the mat) and spread their weight over what there is; "it" still
-# finds "cat", because the cat came first.
+# finds "cat", because the cat came first. The hatched cells are the future,
+# which the mask forbids: their weight is exactly 0, not merely small.
 
 # %%
-causal_weights = scaled_dot_product_attention(q, k, v, causal_mask(len(words), device=device))[1]
-fig, (ax_all, ax_causal) = plt.subplots(1, 2, figsize=(12, 5))
+causal = causal_mask(len(words), device=device)  # (10, 10)
+causal_weights = scaled_dot_product_attention(q, k, v, causal)[1]
+fig, (ax_all, ax_causal) = plt.subplots(1, 2, figsize=(13, 5.5))
 show_matrix(ax_all, weights[0], words, words, "no mask")
-show_matrix(ax_causal, causal_weights[0], words, words, "causal mask")
+show_matrix(ax_causal, causal_weights[0], words, words, "causal mask (hatched: forbidden)", allowed=causal)
 ax_all.set_ylabel("query")
 fig.tight_layout()
 plt.show()
@@ -475,9 +502,9 @@ plt.show()
 # weights and a zero output, not NaN.
 
 # %%
-all_pad = torch.zeros(1, 3, dtype=torch.long, device=device)  # one sequence of 3 pads
-q_pad, k_pad, v_pad = torch.randn(3, 1, 3, 4).to(device)  # each (batch=1, seq_len=3, d_k=4)
-mask_pad = padding_mask(all_pad, pad_id=0)[:, 0]  # (1, 1, 3): no head axis here
+all_pad = torch.full((1, 3), PAD_ID, device=device)  # one sequence of 3 <pad> tokens
+q_pad, k_pad, v_pad = torch.randn(3, 1, 3, 4).to(device)  # each (B=1, L=3, d_k=4)
+mask_pad = padding_mask(all_pad, PAD_ID)[:, 0]  # (1, 1, 3): no heads axis here
 out_pad, w_pad = scaled_dot_product_attention(q_pad, k_pad, v_pad, mask_pad)
 print("weights:", w_pad[0, 0].tolist(), " any NaN in the output:", out_pad.isnan().any().item())
 
@@ -531,12 +558,13 @@ print("weights:", w_pad[0, 0].tolist(), " any NaN in the output:", out_pad.isnan
 #    </details>
 #
 # 4. `scores` has shape `(2, 4, 7, 9)`. What are the axes, and which shapes can
-#    a mask for it have? Why is the padding mask `(batch, 1, 1, k_len)`?
+#    a mask for it have? Why is the padding mask `(B, 1, 1, k_len)`?
 #
 #    <details><summary>Answer</summary>
 #
-#    `(batch=2, heads=4, q_len=7, k_len=9)`. Any shape that broadcasts: each
-#    axis (counted from the right) is 1 or the scores' size, e.g. `(7, 9)` for a
+#    `(B=2, H=4, q_len=7, k_len=9)`: batch, heads, queries, keys. Any shape
+#    that broadcasts: each axis (counted from the right) is 1 or the scores'
+#    size, e.g. `(7, 9)` for a
 #    causal mask, `(2, 1, 1, 9)` for padding. Padding depends only on the
 #    sequence and the key, the same for every head and every query, hence the
 #    two axes of size 1.
@@ -561,9 +589,11 @@ print("weights:", w_pad[0, 0].tolist(), " any NaN in the output:", out_pad.isnan
 # - Scores are $q_i \cdot k_j$; without the $1/\sqrt{d_k}$ they grow like
 #   $\sqrt{d_k}$ and saturate the softmax (measured above).
 # - Masks are bool, **True = may attend**, broadcastable to
-#   `(batch, heads, q_len, k_len)`: the causal mask is `(q_len, k_len)` lower
-#   triangular, the padding mask `(batch, 1, 1, k_len)`. Forbidden scores are
+#   `(B, H, q_len, k_len)`: the causal mask is `(q_len, k_len)` lower
+#   triangular, the padding mask `(B, 1, 1, k_len)`. Forbidden scores are
 #   set to $-\infty$ before the softmax; fully masked rows get zero weights.
+# - Queries, keys and values from one sequence: **self-attention**; queries
+#   from one sequence, keys and values from another: **cross-attention**.
 # - The package has all of these: `tc.attention_scores`, `tc.masked_softmax`,
 #   `tc.scaled_dot_product_attention`, `tc.causal_mask`, `tc.padding_mask`.
 #
