@@ -31,7 +31,7 @@
 # %% [markdown]
 # ## Where it sits
 #
-# Multi-head attention is the sub-layer of every encoder and decoder block that
+# Multi-head attention is the sub-layer of every transformer block that
 # moves information *between* positions (the feed-forward network, notebook 05,
 # works on each position alone). Inside it:
 #
@@ -71,7 +71,10 @@
 # So we give the layer several **heads**. Each head asks its own question (its
 # own $W_Q$, $W_K$) and gathers its own answer (its own $W_V$). To keep the cost
 # the same as one big attention, the `d_model` features are cut into `n_heads`
-# slices of `d_k = d_model // n_heads` features, one slice per head. Afterwards
+# slices of `d_k = d_model // n_heads` features, one slice per head: each
+# head's queries and keys have `d_k` features, and so do its values
+# ($d_v = d_k = d_\text{model} / h$; notebook 02 allowed $d_v \ne d_k$, but
+# here, as in the paper, they are equal). Afterwards
 # the heads' answers are put side by side again (concatenated) and one more
 # matrix $W_O$ mixes them and writes the result back into the residual stream.
 
@@ -91,17 +94,17 @@
 #
 # | math | code | shape |
 # |---|---|---|
-# | $Q, K, V$ | `query`, `key`, `value` | `(batch, q_len or k_len, d_model)` |
+# | $Q, K, V$ | `query`, `key`, `value` | `(B, q_len or k_len, d_model)` |
 # | all $W^Q_i$ side by side | `self.w_q` (an `nn.Linear(d_model, d_model)`) | `d_model` → `n_heads * d_k` |
-# | $Q W^Q_i$ for every $i$ at once | `split_heads(self.w_q(query), n_heads)` | `(batch, n_heads, q_len, d_k)` |
-# | $\text{Concat}(\dots)$ | `merge_heads(out)` | `(batch, q_len, d_model)` |
+# | $Q W^Q_i$ for every $i$ at once | `split_heads(self.w_q(query), n_heads)` | `(B, H, q_len, d_k)` |
+# | $\text{Concat}(\dots)$ | `merge_heads(out)` | `(B, q_len, d_model)` |
 # | $W^O$ | `self.w_o` | `d_model` → `d_model` |
 #
 # The trick that makes this fast: instead of `n_heads` small matrix products,
 # do **one** big one (`self.w_q(query)`), then *view* its `d_model` output
 # features as `n_heads` blocks of `d_k`. Block $i$ of the output is exactly
 # $Q W^Q_i$. The heads then run as one batched attention, with `n_heads` as an
-# extra batch axis.
+# extra batch axis. In shape comments that axis is `H` (`H` = `n_heads` = $h$).
 
 # %% [markdown]
 # ## Setup
@@ -123,23 +126,24 @@ print(f"running on: {device}")
 # %% [markdown]
 # ## Exercise 1 · ★☆☆ · about 4 minutes: split into heads
 #
-# Write `split_heads(x, n_heads)`: `(batch, seq_len, d_model)` →
-# `(batch, n_heads, seq_len, d_k)`. Head 0 gets the **first** `d_k` features
-# (a contiguous block), head 1 the next `d_k`, and so on; the heads axis goes
-# *before* `seq_len`, so that attention (which works on the last two axes)
+# Write `split_heads(x, n_heads)`: `(B, L, d_model)` → `(B, H, L, d_k)`.
+# Head 0 gets the **first** `d_k` features (a contiguous block), head 1 the
+# next `d_k`, and so on; the heads axis goes *before* the positions `L`, so
+# that attention (which works on the last two axes)
 # treats each head like another batch element.
 #
 # <details><summary>Hint</summary>
 #
-# With einops, name the pieces: the last axis is `(h d)`, `n_heads` blocks of
-# `d` features. Which order, `(h d)` or `(d h)`, makes the blocks contiguous?
+# With einops, name the pieces: the last axis is `(h d_k)`, `n_heads` blocks
+# of `d_k` features. Which order, `(h d_k)` or `(d_k h)`, makes the blocks
+# contiguous?
 # (Notebook 00's `chunk_sequence` is the same idea.)
 #
 # </details>
 #
 # <details><summary>Second hint</summary>
 #
-# `rearrange(x, "b s (h d) -> b h s d", h=n_heads)`. Without einops:
+# `rearrange(x, "b l (h d_k) -> b h l d_k", h=n_heads)`. Without einops:
 # `x.view(batch, seq_len, n_heads, d_k).transpose(1, 2)`. A plain
 # `x.view(batch, n_heads, seq_len, d_k)` *without* the transpose runs, has the
 # right shape, and is wrong.
@@ -148,9 +152,9 @@ print(f"running on: {device}")
 
 # %%
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """(batch, seq_len, d_model) -> (batch, n_heads, seq_len, d_k): head i gets features i*d_k .. (i+1)*d_k - 1."""
+    """(B, L, d_model) -> (B, H, L, d_k): head i gets features i*d_k .. (i+1)*d_k - 1."""
     ### BEGIN SOLUTION
-    return rearrange(x, "b s (h d) -> b h s d", h=n_heads)
+    return rearrange(x, "b l (h d_k) -> b h l d_k", h=n_heads)
     ### END SOLUTION
 
 
@@ -162,14 +166,13 @@ split_heads = checks.multihead.check_split_heads(split_heads)
 # Head 0 should hold features 0-3 and head 1 features 4-7.
 
 # %%
-features = torch.arange(8.0).reshape(1, 1, 8)  # (batch=1, seq_len=1, d_model=8)
+features = torch.arange(8.0).reshape(1, 1, 8)  # (B=1, L=1, d_model=8)
 print(split_heads(features, 2)[0, :, 0])  # (n_heads=2, d_k=4)
 
 # %% [markdown]
 # ## Exercise 2 · ★☆☆ · about 3 minutes: merge the heads back
 #
-# Write `merge_heads(x)`: `(batch, n_heads, seq_len, d_k)` →
-# `(batch, seq_len, n_heads * d_k)`, the inverse of `split_heads`: for each
+# Write `merge_heads(x)`: `(B, H, L, d_k)` → `(B, L, H * d_k)`, the inverse of `split_heads`: for each
 # position, head 0's `d_k` numbers, then head 1's, ... This is the
 # $\text{Concat}(\text{head}_1, \dots, \text{head}_h)$ of the formula.
 #
@@ -183,9 +186,9 @@ print(split_heads(features, 2)[0, :, 0])  # (n_heads=2, d_k=4)
 
 # %%
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(batch, n_heads, seq_len, d_k) -> (batch, seq_len, n_heads * d_k): the heads concatenated per position."""
+    """(B, H, L, d_k) -> (B, L, H * d_k): the heads concatenated per position."""
     ### BEGIN SOLUTION
-    return rearrange(x, "b h s d -> b s (h d)")
+    return rearrange(x, "b h l d_k -> b l (h d_k)")
     ### END SOLUTION
 
 
@@ -197,8 +200,28 @@ merge_heads = checks.multihead.check_merge_heads(merge_heads)
 # merging a split gives back exactly the input:
 
 # %%
-x = torch.randn(2, 5, 12)  # (batch, seq_len, d_model)
+x = torch.randn(2, 5, 12)  # (B, L, d_model)
 print(torch.equal(merge_heads(split_heads(x, n_heads=3)), x))
+
+# %% [markdown]
+# ## Dropout, in one paragraph
+#
+# The layer below takes a `dropout` argument and hands `self.dropout` to the
+# attention. **Dropout** is a regulariser that acts only in training: each
+# forward pass sets a random fraction `p` of its input's entries to zero and
+# multiplies the others by $1/(1-p)$, so that on average nothing changes; in
+# eval mode (`model.eval()`) it passes its input through untouched. Applied to
+# the attention weights, it keeps a query from relying on any single key
+# always being there. The paper uses `p = 0.1` throughout the model; every
+# example in this notebook uses the default `p = 0`, so nothing here is random.
+# What it does to one query's weights over 8 keys:
+
+# %%
+drop = nn.Dropout(p=0.5)
+weights_of_one_query = torch.full((8,), 1 / 8)  # sums to 1
+torch.manual_seed(0)
+print("training:", drop(weights_of_one_query))  # each entry zeroed with probability p, the rest doubled
+print("eval:    ", drop.eval()(weights_of_one_query))  # unchanged
 
 # %% [markdown]
 # ## Exercise 3 · ★★★ · about 15 minutes: the multi-head attention layer
@@ -208,8 +231,8 @@ print(torch.equal(merge_heads(split_heads(x, n_heads=3)), x))
 # Write `forward(query, key, value, mask=None)`:
 #
 # 1. project: `self.w_q(query)`, `self.w_k(key)`, `self.w_v(value)`, each
-#    `(batch, len, d_model)`;
-# 2. split each into heads: `(batch, n_heads, len, d_k)`;
+#    `(B, L, d_model)` (with `L` = `q_len` for the query, `k_len` for key and value);
+# 2. split each into heads: `(B, H, L, d_k)`;
 # 3. attend in every head at once with `tc.scaled_dot_product_attention(q, k, v, mask, self.dropout)`
 #    from notebook 02; it returns `(output, weights)` and divides the scores by
 #    $\sqrt{d_k}$ for you (with `d_k` read from `q`'s last axis: the *head's* width);
@@ -217,15 +240,15 @@ print(torch.equal(merge_heads(split_heads(x, n_heads=3)), x))
 # 5. merge the heads and apply `self.w_o`.
 #
 # The mask follows the course's convention: bool, True = "may attend",
-# broadcastable to `(batch, n_heads, q_len, k_len)`, so a padding mask
-# `(batch, 1, 1, k_len)` or a causal mask `(q_len, k_len)` reaches every head
+# broadcastable to `(B, H, q_len, k_len)`, so a padding mask
+# `(B, 1, 1, k_len)` or a causal mask `(q_len, k_len)` reaches every head
 # as it is. `query` and `key` may have different lengths (cross-attention,
-# notebook 06).
+# notebook 02).
 #
 # <details><summary>Hint</summary>
 #
 # Keep the shapes in comments as you go: `(B, q_len, d_model)` →
-# `(B, h, q_len, d_k)` → attention → `(B, h, q_len, d_k)` → merge →
+# `(B, H, q_len, d_k)` → attention → `(B, H, q_len, d_k)` → merge →
 # `(B, q_len, d_model)` → `self.w_o`.
 #
 # </details>
@@ -233,8 +256,8 @@ print(torch.equal(merge_heads(split_heads(x, n_heads=3)), x))
 # <details><summary>Second hint</summary>
 #
 # ```python
-# q = split_heads(self.w_q(query), self.n_heads)    # (B, h, q_len, d_k)
-# k = ...                                           # (B, h, k_len, d_k)
+# q = split_heads(self.w_q(query), self.n_heads)    # (B, H, q_len, d_k)
+# k = ...                                           # (B, H, k_len, d_k)
 # v = ...
 # out, weights = tc.scaled_dot_product_attention(q, k, v, mask, self.dropout)
 # ```
@@ -254,14 +277,14 @@ class MultiHeadAttention(nn.Module):
         self.w_v = nn.Linear(d_model, d_model)
         self.w_o = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.attn_weights = None  # (B, n_heads, q_len, k_len) after each forward
+        self.attn_weights = None  # (B, H, q_len, k_len) after each forward
 
     def forward(self, query, key, value, mask=None):
         ### BEGIN SOLUTION
-        q = split_heads(self.w_q(query), self.n_heads)  # (B, h, q_len, d_k)
-        k = split_heads(self.w_k(key), self.n_heads)  # (B, h, k_len, d_k)
-        v = split_heads(self.w_v(value), self.n_heads)  # (B, h, k_len, d_k)
-        out, weights = tc.scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, h, q_len, d_k)
+        q = split_heads(self.w_q(query), self.n_heads)  # (B, H, q_len, d_k)
+        k = split_heads(self.w_k(key), self.n_heads)  # (B, H, k_len, d_k)
+        v = split_heads(self.w_v(value), self.n_heads)  # (B, H, k_len, d_k)
+        out, weights = tc.scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, H, q_len, d_k)
         self.attn_weights = weights.detach()
         return self.w_o(merge_heads(out))  # (B, q_len, d_model)
         ### END SOLUTION
@@ -305,7 +328,7 @@ vocab = sorted(set(words))
 seq_len, d_model, n_heads = len(words), 32, 4
 d_k = d_model // n_heads  # 8: just enough room for a one-hot position per head
 
-x = torch.zeros(1, seq_len, d_model)  # (batch=1, seq_len=8, d_model=32)
+x = torch.zeros(1, seq_len, d_model)  # (B=1, L=8, d_model=32)
 for t, word in enumerate(words):
     x[0, t, t] = 1.0  # features 0..7: which position
     x[0, t, seq_len + vocab.index(word)] = 1.0  # features 8..12: which word
@@ -430,7 +453,7 @@ load_torch_weights = checks.multihead.check_load_torch_weights(load_torch_weight
 # ## The proof: your layer is PyTorch's layer
 #
 # Build a `torch.nn.MultiheadAttention` (with `batch_first=True`, so inputs are
-# `(batch, seq_len, d_model)` like ours), copy its weights into your
+# `(B, L, d_model)` like ours), copy its weights into your
 # `MultiHeadAttention`, and run both on the same input, with a causal mask
 # and padding (three sequences of lengths 7, 5 and 2).
 #
@@ -447,9 +470,9 @@ load_torch_weights(ours, torch_mha)
 
 x = torch.randn(batch, seq_len, d_model).to(device)  # made on the CPU, then moved
 lengths = torch.tensor([7, 5, 2])
-is_token = torch.arange(seq_len)[None, :] < lengths[:, None]  # (batch, seq_len), True = real token
-causal = tc.causal_mask(seq_len)  # (seq_len, seq_len), True = may attend
-mask = (is_token[:, None, None, :] & causal).to(device)  # (batch, 1, seq_len, seq_len)
+is_token = torch.arange(seq_len)[None, :] < lengths[:, None]  # (B, L), True = real token
+causal = tc.causal_mask(seq_len)  # (L, L), True = may attend
+mask = (is_token[:, None, None, :] & causal).to(device)  # (B, 1, L, L)
 
 # %% tags=["nbval-ignore-output"]
 with torch.no_grad():
@@ -458,7 +481,7 @@ with torch.no_grad():
         x, x, x,
         key_padding_mask=(~is_token).to(device),  # torch: True = padding
         attn_mask=(~causal).to(device),  # torch: True = may NOT attend
-        average_attn_weights=False,  # keep one map per head, (batch, n_heads, q_len, k_len)
+        average_attn_weights=False,  # keep one map per head, (B, H, q_len, k_len)
     )
 out_diff = (our_out - torch_out).abs().max().item()
 weight_diff = (ours.attn_weights - torch_weights).abs().max().item()
@@ -481,7 +504,8 @@ assert out_diff < 1e-5 and weight_diff < 1e-5
 #
 #    <details><summary>Answer</summary>
 #
-#    `d_k = 64`; the shape is `(32, 8, 10, 64)`: batch, heads, positions, features per head.
+#    `d_k = 64`; the shape is `(B, H, L, d_k) = (32, 8, 10, 64)`: batch, heads,
+#    positions, features per head.
 #
 #    </details>
 #
@@ -498,7 +522,7 @@ assert out_diff < 1e-5 and weight_diff < 1e-5
 #    </details>
 #
 # 3. What would go wrong if `merge_heads` skipped the transpose and just reshaped
-#    `(batch, n_heads, seq_len, d_k)` to `(batch, seq_len, d_model)`?
+#    `(B, H, L, d_k)` to `(B, L, d_model)`?
 #
 #    <details><summary>Answer</summary>
 #
@@ -508,8 +532,8 @@ assert out_diff < 1e-5 and weight_diff < 1e-5
 #
 #    </details>
 #
-# 4. Suppose a model trained from scratch used `(d h)` (interleaved heads) in both
-#    `split_heads` and `merge_heads`. Would it learn worse than with `(h d)`?
+# 4. Suppose a model trained from scratch used `(d_k h)` (interleaved heads) in both
+#    `split_heads` and `merge_heads`. Would it learn worse than with `(h d_k)`?
 #
 #    <details><summary>Answer</summary>
 #
@@ -551,8 +575,8 @@ assert out_diff < 1e-5 and weight_diff < 1e-5
 #   them with $W_O$:
 #   $\text{MultiHead}(Q,K,V) = \text{Concat}(\text{head}_1..\text{head}_h) W^O$.
 # - In code: one `nn.Linear` per $W_Q, W_K, W_V$ for all heads at once,
-#   `split_heads` (`b s (h d) -> b h s d`, contiguous blocks), one batched
-#   attention, `merge_heads` (`b h s d -> b s (h d)`), then `w_o`.
+#   `split_heads` (`b l (h d_k) -> b h l d_k`, contiguous blocks), one batched
+#   attention, `merge_heads` (`b h l d_k -> b l (h d_k)`), then `w_o`.
 # - Scores are divided by $\sqrt{d_k}$, the head's width. Masks broadcast over
 #   the heads axis unchanged.
 # - Different heads can attend to different relations for the same input (the
