@@ -36,9 +36,9 @@
 #
 # ```mermaid
 # flowchart LR
-#     tok["token ids<br/>(B, seq_len)"] --> emb["embedding<br/>(B, seq_len, d_model)"]
+#     tok["token ids<br/>(B, L)"] --> emb["embedding<br/>(B, L, d_model)"]
 #     emb --> add(("+"))
-#     pe["positional encoding<br/>(seq_len, d_model)"] --> add
+#     pe["positional encoding<br/>(L, d_model)"] --> add
 #     add --> blocks["N blocks:<br/>attention + feed-forward"] --> out["unembedding<br/>-> probabilities"]
 # ```
 
@@ -100,8 +100,8 @@ print(f"running on: {device}")
 #
 # $$\text{gap} = \max \left| f(x_{[:, \text{perm}]}) - f(x)_{[:, \text{perm}]} \right|$$
 #
-# `x` is `(batch, seq_len, d_model)`; `perm` is a reordering of the positions
-# `0..seq_len-1` (a tensor of indices); `f` maps a sequence to a sequence of the
+# `x` is `(B, L, d_model)`; `perm` is a reordering of the positions
+# `0..L-1` (a tensor of indices); `f` maps a sequence to a sequence of the
 # same length. Shuffle the **positions** of the input and run `f`; run `f` and
 # shuffle the positions of its output the same way; return the largest absolute
 # difference as one number (a 0-d tensor). A gap of 0 (up to float rounding,
@@ -116,7 +116,7 @@ print(f"running on: {device}")
 
 # %%
 def permutation_gap(f, x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
-    """max |f(x shuffled) - f(x) shuffled|, shuffling positions (axis 1) of x (batch, seq_len, d_model) by perm."""
+    """max |f(x shuffled) - f(x) shuffled|, shuffling positions (axis 1) of x (B, L, d_model) by perm."""
     ### BEGIN SOLUTION
     return (f(x[:, perm]) - f(x)[:, perm]).abs().max()
     ### END SOLUTION
@@ -135,7 +135,7 @@ permutation_gap = checks.positional.check_permutation_gap(permutation_gap)
 # %%
 words = "the dog bites the old man".split()
 vocab = sorted(set(words))
-tokens = torch.tensor([[vocab.index(w) for w in words]])  # (batch=1, seq_len=6)
+tokens = torch.tensor([[vocab.index(w) for w in words]])  # (B=1, L=6)
 perm = torch.tensor([0, 5, 2, 3, 4, 1])  # swap positions 1 and 5
 print(" ".join(words[i] for i in perm))
 
@@ -146,7 +146,7 @@ pe = tc.sinusoidal_encoding(32, d_model).to(device)  # (32, d_model), built late
 
 
 def attend(x):
-    """Self-attention of x (batch, seq_len, d_model): every position looks at every other."""
+    """Self-attention of x (B, L, d_model): every position looks at every other."""
     return attention(x, x, x)
 
 
@@ -172,7 +172,7 @@ with torch.no_grad():
 with torch.no_grad():
     rows = []
     for f in (attend, attend_with_positions):
-        shuffled_then_f = f(x[:, perm])[0].cpu()  # (seq_len, d_model)
+        shuffled_then_f = f(x[:, perm])[0].cpu()  # (L, d_model)
         f_then_shuffled = f(x)[0, perm].cpu()
         rows.append((shuffled_then_f, f_then_shuffled, (shuffled_then_f - f_then_shuffled).abs()))
 
@@ -303,6 +303,17 @@ plt.show()
 # the last digit changes every step and the first only every thousand steps,
 # the fast pairs tell neighbours apart and the slow pairs tell far-apart
 # positions apart.
+#
+# The alternating stripes on the right are the slow pairs. Their frequency
+# $\omega_i$ is so small that over 100 positions the angle $\omega_i \text{pos}$
+# stays close to 0, so the sine (even column) stays close to $\sin 0 = 0$
+# (white) and the cosine (odd column) close to $\cos 0 = 1$ (dark red): white,
+# red, white, red. Measured on the last four columns:
+
+# %%
+for dim in range(d_model - 4, d_model):
+    kind = "sin" if dim % 2 == 0 else "cos"
+    print(f"dimension {dim} ({kind}): from {PE[:, dim].min():.3f} to {PE[:, dim].max():.3f} over {max_len} positions")
 
 # %% [markdown]
 # ## Explore: one pair of dimensions is a clock hand
@@ -313,8 +324,8 @@ plt.show()
 # and the point on its circle.
 
 # %%
-def show_pair(i: int = 0, n_positions: int = 50, d_model: int = 64):
-    """Dimensions 2i (sin) and 2i+1 (cos) of the encoding over n_positions positions, and as a point on a circle."""
+def pair_figure(i: int = 0, n_positions: int = 50, d_model: int = 64):
+    """A figure of dimensions 2i (sin) and 2i+1 (cos) of the encoding over n_positions positions, and as a point on a circle."""
     pe = sinusoidal_encoding(n_positions, d_model)
     wavelength = 2 * math.pi * 10000 ** (2 * i / d_model)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [2.2, 1]},
@@ -333,15 +344,46 @@ def show_pair(i: int = 0, n_positions: int = 50, d_model: int = 64):
     right.set_ylabel("sin")
     right.set_title("the pair as a point on a circle")
     fig.colorbar(points, ax=right, label="position")
+    return fig
+
+
+def show_pair(i: int = 0, n_positions: int = 50, d_model: int = 64):
+    """Draw pair_figure(i, n_positions, d_model)."""
+    pair_figure(i, n_positions, d_model)
     plt.show()
 
 
 # %% [markdown]
 # Pair 0 turns one radian per position (a full turn every 6.3 positions); pair
-# 4 is about three times slower (a turn every 19.9 positions). Below, the slider redraws the figure for any pair `i`
-# and any number of positions (in a live Jupyter; elsewhere you see the static
-# picture of pair 4 only). Try the last pair, `i = 31`: over 50 positions it
-# barely moves.
+# 4 is about three times slower (a turn every 19.9 positions). Below, two
+# sliders redraw the figure for any pair `i` and any number of positions. Try
+# the last pair, `i = 31`: over 50 positions it barely moves. (In a viewer that
+# cannot run widgets, such as a notebook shown on GitHub, you see a picture of
+# pair 4 instead.)
+#
+# How one output can be both: `LiveOrPicture` hands Jupyter the widget *and* a
+# PNG of its first figure, and each viewer shows the one it can. JupyterLab,
+# Notebook 7 and VS Code prefer the live widget; a viewer without widgets falls
+# back to the picture.
+
+# %%
+import base64
+import io
+
+
+class LiveOrPicture:
+    """Display `widget` where widgets run (a live Jupyter), else a static PNG of `figure`."""
+
+    def __init__(self, widget, figure):
+        self.widget = widget
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(figure)  # drawn into the PNG only, not shown on its own
+        self.png = base64.b64encode(buffer.getvalue()).decode()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return {**self.widget._repr_mimebundle_(**kwargs), "image/png": self.png}
+
 
 # %%
 pair = widgets.IntSlider(value=4, min=0, max=31, description="pair i")
@@ -350,7 +392,7 @@ explorer = widgets.Output()
 
 
 def redraw(change=None):
-    """Draw show_pair for the sliders' values into the explorer's output area."""
+    """Draw show_pair for the sliders' values into the explorer's output area, replacing the last figure."""
     with explorer:
         explorer.clear_output(wait=True)
         show_pair(pair.value, length.value)
@@ -358,8 +400,8 @@ def redraw(change=None):
 
 pair.observe(redraw, names="value")
 length.observe(redraw, names="value")
-show_pair(pair.value, length.value)  # a static picture for the default values: shows in every viewer
-display(widgets.VBox([widgets.HBox([pair, length]), explorer]))
+redraw()  # the first figure, inside the explorer
+display(LiveOrPicture(widgets.VBox([widgets.HBox([pair, length]), explorer]), pair_figure(pair.value, length.value)))
 
 # %% [markdown]
 # ## Picture: which positions look alike?
@@ -431,7 +473,7 @@ print(f"max |PE[pos + 3] - M_3 PE[pos]| over all positions: {(shifted - PE[k:]).
 #
 # `tc.SinusoidalPositionalEncoding(d_model, max_len)` is the module: it builds
 # the table once (a buffer, not a trained parameter) and adds its first
-# `seq_len` rows to its input. The paper also multiplies the token embeddings by
+# `L` rows to its input. The paper also multiplies the token embeddings by
 # $\sqrt{d_\text{model}}$ first (`tc.Embedding` does), so that the token's
 # identity is not drowned by the encoding, whose entries are at most 1.
 
@@ -447,21 +489,21 @@ with torch.no_grad():
 #
 # The simple alternative, used by BERT and GPT-2: a table with one **trained**
 # vector per position, `nn.Embedding(max_len, d_model)`. `__init__` is given;
-# write `forward(x)` for `x` of shape `(batch, seq_len, d_model)`: add row $t$ of
+# write `forward(x)` for `x` of shape `(B, L, d_model)`: add row $t$ of
 # the table to every batch element's position $t$, then apply `self.dropout`
 # (the paper applies dropout to the sum).
 #
 # <details><summary>Hint</summary>
 #
-# `positions = torch.arange(seq_len, device=x.device)` are the indices
-# 0..seq_len-1; `self.embedding(positions)` is `(seq_len, d_model)`, and adding
-# it to `x` broadcasts over the batch.
+# `positions = torch.arange(x.shape[1], device=x.device)` are the indices
+# 0..L-1; `self.embedding(positions)` is `(L, d_model)`, and adding it to `x`
+# broadcasts over the batch.
 #
 # </details>
 
 # %%
 class LearnedPositionalEmbedding(nn.Module):
-    """Adds a trained vector per position to x (batch, seq_len, d_model), then dropout."""
+    """Adds a trained vector per position to x (B, L, d_model), then dropout."""
 
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
         super().__init__()
@@ -471,8 +513,8 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION
-        positions = torch.arange(x.shape[1], device=x.device)  # (seq_len,)
-        return self.dropout(x + self.embedding(positions))  # (B, seq_len, d_model)
+        positions = torch.arange(x.shape[1], device=x.device)  # (L,)
+        return self.dropout(x + self.embedding(positions))  # (B, L, d_model)
         ### END SOLUTION
 
 
@@ -480,46 +522,92 @@ class LearnedPositionalEmbedding(nn.Module):
 LearnedPositionalEmbedding = checks.positional.check_learned_positional_embedding(LearnedPositionalEmbedding)
 
 # %% [markdown]
-# ### What does a learned table learn?
+# ### What does a learned table learn? And what happens without one?
 #
 # A tiny model (embedding, learned positions, one multi-head attention layer,
 # a linear read-out) is trained for a few seconds on a task that needs
 # positions: at every position, output the **previous** token. Attention can
-# only solve it if position $t$ can find position $t - 1$.
+# only solve it if position $t$ can find position $t - 1$. We train it twice,
+# from the same seed: once with the learned positions, once without any
+# position signal.
 
 # %%
 vocab_size, seq_len, d_model = 12, 16, 32
 
 
 class PreviousTokenModel(nn.Module):
-    """tokens (B, seq_len) -> logits (B, seq_len, vocab_size), with learned positions and one attention layer."""
+    """tokens (B, L) -> logits (B, L, V): embedding, learned positions (or none), one attention layer, read-out."""
 
-    def __init__(self):
+    def __init__(self, with_positions: bool = True):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, d_model)
-        self.positions = LearnedPositionalEmbedding(d_model, max_len=seq_len)
+        self.positions = LearnedPositionalEmbedding(d_model, max_len=seq_len) if with_positions else nn.Identity()
         self.attention = tc.MultiHeadAttention(d_model, n_heads=2)
         self.unembed = nn.Linear(d_model, vocab_size)
 
     def forward(self, tokens):
-        x = self.positions(self.embed(tokens))  # (B, seq_len, d_model)
+        x = self.positions(self.embed(tokens))  # (B, L, d_model)
         return self.unembed(x + self.attention(x, x, x))  # residual, then read out
 
 
+def train_previous_token(with_positions: bool, steps: int = 300) -> PreviousTokenModel:
+    """A PreviousTokenModel trained for `steps` steps from seed 0; prints the loss every 100 steps."""
+    tc.seed_everything(0)
+    model = PreviousTokenModel(with_positions).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step in range(steps):
+        tokens = torch.randint(vocab_size, (64, seq_len)).to(device)
+        logits = model(tokens)[:, 1:]  # position 0 has no previous token
+        loss = nn.functional.cross_entropy(logits.reshape(-1, vocab_size), tokens[:, :-1].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 100 == 0 or step == steps - 1:
+            print(f"step {step:3d}: loss {loss.item():.4f}")
+    return model
+
+
+test_tokens = torch.randint(vocab_size, (1000, seq_len), generator=torch.Generator().manual_seed(1))  # (1000, L)
+
+
+def previous_token_accuracy(predicted: torch.Tensor) -> float:
+    """The fraction of positions 1..L-1 of the test sequences where `predicted` (1000, L - 1) is the previous token."""
+    return (predicted.cpu() == test_tokens[:, :-1]).float().mean().item()
+
+
+def model_predictions(model: PreviousTokenModel) -> torch.Tensor:
+    """The model's guess of the previous token at positions 1..L-1 of the test sequences: (1000, L - 1)."""
+    with torch.no_grad():
+        return model(test_tokens.to(device))[:, 1:].argmax(dim=-1)
+
+
 # %% tags=["nbval-ignore-output"]
-tc.seed_everything(0)
-model = PreviousTokenModel().to(device)
-initial_table = model.positions.embedding.weight.detach().cpu().clone()
-optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-for step in range(300):
-    tokens = torch.randint(vocab_size, (64, seq_len)).to(device)
-    logits = model(tokens)[:, 1:]  # position 0 has no previous token
-    loss = nn.functional.cross_entropy(logits.reshape(-1, vocab_size), tokens[:, :-1].reshape(-1))
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    if step % 100 == 0 or step == 299:
-        print(f"step {step:3d}: loss {loss.item():.4f}")
+print("with learned positions")
+model = train_previous_token(with_positions=True)
+print("without positions")
+model_without = train_previous_token(with_positions=False)
+
+# %% [markdown]
+# How often is the previous token right, on 1000 new sequences? Two baselines
+# that need no positions: a blind guess (one of 12 tokens), and a bet on the
+# token that occurs most often in the sequence (position-blind, but it uses
+# which tokens are there).
+
+# %%
+counts = nn.functional.one_hot(test_tokens, vocab_size).sum(dim=1)  # (1000, V): how often each token occurs
+most_frequent = counts.argmax(dim=-1)[:, None].expand(-1, seq_len - 1)  # (1000, L - 1)
+print(f"with learned positions:             {previous_token_accuracy(model_predictions(model)):.1%}")
+print(f"without positions:                  {previous_token_accuracy(model_predictions(model_without)):.1%}")
+print(f"bet on the most frequent token:     {previous_token_accuracy(most_frequent):.1%}")
+print(f"blind guess:                        {1 / vocab_size:.1%}")
+
+# %% [markdown]
+# Without positions the model fails: its loss stalls, and it is right about as
+# often as the bet on the sequence's most frequent token. That is all a
+# position-blind model can do here: attention can gather *which* tokens are in
+# the sequence, but it is permutation-equivariant (exercise 1), so position $t$
+# cannot tell which of them came just before it. With the learned table the
+# model gets every one right. Here is what it learned:
 
 # %%
 def cosine_similarity(table):
@@ -529,6 +617,8 @@ def cosine_similarity(table):
 
 
 learned_table = model.positions.embedding.weight.detach().cpu()
+tc.seed_everything(0)  # the same seed builds the same initial weights: the table before training
+initial_table = PreviousTokenModel(with_positions=True).positions.embedding.weight.detach()
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
 axes[0].imshow(learned_table, cmap="RdBu_r", aspect="auto", vmin=-3, vmax=3)
 axes[0].set(title="learned table after training", xlabel="dimension", ylabel="position")
