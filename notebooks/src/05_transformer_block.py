@@ -31,19 +31,20 @@
 # %% [markdown]
 # ## Where this sits
 #
-# One encoder layer, as the paper draws it. The red path in the picture below
-# (the arrow from `x` straight to `+`) is the **residual stream** of notebook 01:
-# each sub-layer reads it and adds its update back.
+# One encoder layer, as the paper draws it. The red edges labelled *residual*
+# (from `x` straight to a `+`, around each sub-layer) are the **residual
+# stream** of notebook 01: each sub-layer reads it and adds its update back.
 #
 # ```mermaid
 # flowchart BT
-#     x["x (batch, seq_len, d_model)"] --> attn["multi-head self-attention (notebook 03)"]
+#     x["x (B, L, d_model)"] --> attn["multi-head self-attention (notebook 03)"]
 #     x -->|residual| add1(("+"))
 #     attn --> add1 --> ln1["LayerNorm"]
 #     ln1 --> ff["position-wise feed-forward"]
 #     ln1 -->|residual| add2(("+"))
 #     ff --> add2 --> ln2["LayerNorm"]
 #     ln2 --> next["next layer (N = 6 in the paper)"]
+#     linkStyle 1,5 stroke:#c0392b,stroke-width:2px
 # ```
 #
 # Stacking $N$ of these is the encoder; the decoder layer (notebook 06) is the
@@ -169,8 +170,16 @@ LayerNorm = checks.block.check_layer_norm(LayerNorm)
 # %%
 x = torch.stack([torch.randn(8), 100 * torch.randn(8) + 50, 0.01 * torch.randn(8)])[None]  # (1, 3, 8)
 y = LayerNorm(8)(x)
-print("before: mean", x.mean(-1).squeeze().numpy().round(2), " std", x.std(-1, unbiased=False).squeeze().numpy().round(3))
-print("after:  mean", y.mean(-1).squeeze().detach().numpy().round(2), " std", y.std(-1, unbiased=False).squeeze().detach().numpy().round(3))
+
+
+def numbers(t: torch.Tensor, decimals: int) -> str:
+    """A tensor's values as plain decimals (no scientific notation, no '-0.00')."""
+    return ", ".join(f"{round(v, decimals) + 0.0:.{decimals}f}" for v in t.flatten().tolist())
+
+
+with torch.no_grad():
+    print(f"before: mean {numbers(x.mean(-1), 2):>22}   std {numbers(x.std(-1, unbiased=False), 3)}")
+    print(f"after:  mean {numbers(y.mean(-1), 2):>22}   std {numbers(y.std(-1, unbiased=False), 3)}")
 
 # %% [markdown]
 # ## The position-wise feed-forward network
@@ -185,19 +194,19 @@ print("after:  mean", y.mean(-1).squeeze().detach().numpy().round(2), " std", y.
 #
 # with act = ReLU in the paper (GELU in most later models) and
 # $d_\text{ff} = 4\, d_\text{model}$ (2048 for 512). `nn.Linear` acts on the
-# last axis, so applying it to `(batch, seq_len, d_model)` *is* "each position
+# last axis, so applying it to `(B, L, d_model)` *is* "each position
 # separately". The paper puts dropout on the hidden activations; we do too.
 
 # %% [markdown]
 # ### Exercise 2 · ★☆☆ · about 3 minutes: the feed-forward network
 #
-# Write `forward`: `(batch, seq_len, d_model)` → `(batch, seq_len, d_model)`,
+# Write `forward`: `(B, L, d_model)` → `(B, L, d_model)`,
 # using `self.linear1`, `self.activation`, `self.dropout` and `self.linear2`.
 #
 # <details><summary>Hint</summary>
 #
 # One line, read inside out: linear1, then the activation, then dropout, then
-# linear2. The shape in the middle is `(batch, seq_len, d_ff)`.
+# linear2. The shape in the middle is `(B, L, d_ff)`.
 #
 # </details>
 
@@ -231,7 +240,7 @@ x = torch.randn(1, 5, 8)
 x_changed = x.clone()
 x_changed[0, 2] = torch.randn(8)
 changed = (ff(x) - ff(x_changed)).abs().amax(dim=-1)  # (1, 5): largest change per position
-print("largest change of each output position:", changed.squeeze().detach().numpy().round(3))
+print("largest change of each output position:", numbers(changed.detach(), 3))
 
 # %% [markdown]
 # ## The residual sub-layer connection: post-LN and pre-LN
@@ -253,7 +262,7 @@ print("largest change of each output position:", changed.squeeze().detach().nump
 # **one final LayerNorm** after its last layer; post-LN's last operation is
 # already a LayerNorm. We measure the difference below.
 #
-# In code, `sublayer` is any function from `(batch, seq_len, d_model)` to the
+# In code, `sublayer` is any function from `(B, L, d_model)` to the
 # same shape; the caller passes e.g. `self.feed_forward`, or a `lambda` that
 # calls attention with a mask.
 
@@ -308,7 +317,7 @@ SublayerConnection = checks.block.check_sublayer_connection(SublayerConnection)
 # x \leftarrow \mathrm{SublayerConnection}_2\big(x,\; \mathrm{FFN}\big).$$
 #
 # Self-attention means queries, keys and values all come from the same `x`.
-# `mask` is the source padding mask, `(batch, 1, 1, seq_len)`, True = may
+# `mask` is the source padding mask, `(B, 1, 1, S)`, True = may
 # attend (notebook 02): no position should read a padding token.
 
 # %% [markdown]
@@ -360,12 +369,30 @@ for name, part in [("self-attention", layer.self_attn), ("feed-forward", layer.f
 # %% [markdown]
 # ## Measured: the scale of the residual stream across depth
 #
-# Take 32 freshly initialised encoder layers (initialised as `tc.Transformer`
-# does, Xavier-uniform) and push random token vectors of RMS 1 through them,
-# recording the root-mean-square of the stream,
+# Take 32 freshly initialised encoder layers and push random token vectors of
+# RMS 1 through them, recording the root-mean-square of the stream,
 # $\mathrm{RMS}(x) = \sqrt{\mathrm{mean}(x^2)}$, after each layer. Three
 # variants: post-LN, pre-LN, and no LayerNorm at all (each `self.norm`
 # replaced by the identity, leaving $x + \mathrm{Sublayer}(x)$).
+#
+# The layers are initialised as `tc.Transformer` initialises its weights:
+# **Xavier-uniform** (Glorot and Bengio, 2010). Each weight of a matrix with
+# `fan_in` inputs and `fan_out` outputs is drawn uniformly from
+# $\pm\sqrt{6 / (\text{fan\_in} + \text{fan\_out})}$, a variance of
+# $2 / (\text{fan\_in} + \text{fan\_out})$: for a square matrix exactly
+# $1/\text{fan\_in}$, so multiplying by it keeps the scale of a vector (and of
+# the gradient flowing back) about the same. PyTorch's default for `nn.Linear`
+# draws smaller weights, which shrink each vector that passes:
+
+# %%
+vectors = torch.randn(1000, 64)  # RMS 1
+for name, init in [("Xavier-uniform", nn.init.xavier_uniform_), ("nn.Linear's default", None)]:
+    torch.manual_seed(0)
+    linear = nn.Linear(64, 64, bias=False)
+    if init is not None:
+        init(linear.weight)
+    with torch.no_grad():
+        print(f"{name:20s}: RMS {vectors.pow(2).mean().sqrt():.2f} in -> {linear(vectors).pow(2).mean().sqrt():.2f} out")
 
 # %%
 def make_stack(kind: str, n_layers: int, d_model: int = 64, n_heads: int = 4, d_ff: int = 128, seed: int = 0):
@@ -385,7 +412,7 @@ def make_stack(kind: str, n_layers: int, d_model: int = 64, n_heads: int = 4, d_
 
 # %% tags=["nbval-ignore-output"]
 KINDS = ["no LayerNorm", "post-LN", "pre-LN"]
-x0 = torch.randn(4, 8, 64, generator=torch.Generator().manual_seed(1)).to(device)  # (batch, seq_len, d_model)
+x0 = torch.randn(4, 8, 64, generator=torch.Generator().manual_seed(1)).to(device)  # (B, L, d_model)
 rms = {}
 with torch.no_grad():
     for kind in KINDS:
@@ -393,7 +420,8 @@ with torch.no_grad():
         for layer in make_stack(kind, n_layers=32):
             x = layer(x)
             rms[kind].append(x.pow(2).mean().sqrt().item())
-print({kind: f"{values[-1]:.3g}" for kind, values in rms.items()})
+for kind, values in rms.items():
+    print(f"{kind:>12}: RMS of the stream after 32 layers = {values[-1]:,.1f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
@@ -438,7 +466,7 @@ def ffn_gradients(kind: str, n_layers: int = 12, seeds: int = 3) -> torch.Tensor
         final_norm = LayerNorm(64).to(device) if kind == "pre-LN" else nn.Identity()
         read_out = nn.Linear(64, 10).to(device)
         gen = torch.Generator().manual_seed(seed)
-        x = torch.randn(4, 8, 64, generator=gen).to(device)  # (batch, seq_len, d_model)
+        x = torch.randn(4, 8, 64, generator=gen).to(device)  # (B, L, d_model)
         labels = torch.randint(0, 10, (4, 8), generator=gen).to(device)
         for layer in layers:
             x = layer(x)
@@ -448,6 +476,8 @@ def ffn_gradients(kind: str, n_layers: int = 12, seeds: int = 3) -> torch.Tensor
 
 
 grads = {kind: ffn_gradients(kind) for kind in ["post-LN", "pre-LN"]}
+for kind, g in grads.items():
+    print(f"{kind}: gradient norm {g[0]:.2f} at layer 1 (nearest the input), {g[-1]:.2f} at layer {len(g)} (nearest the output)")
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
@@ -462,20 +492,27 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# What it means. In **post-LN** the layers nearest the output get the largest
-# gradients, and they do not shrink as the stack gets deeper (Xiong et al.,
-# 2020, *On Layer Normalization in the Transformer Architecture*, prove this).
-# With the full learning rate from step one, those layers take large, erratic
-# steps, and the training of a post-LN transformer often diverges. The paper's
-# cure is the **learning-rate warm-up**: start tiny and ramp up over the first
-# few thousand steps (notebook 07 uses one). In **pre-LN** every layer's
-# gradient reaches it through the untouched identity path of the residual
-# stream, the gradients are smaller near the output and shrink smoothly with
-# depth, and training is stable with little or no warm-up. That robustness is
-# why GPT-2 and almost every model since use pre-LN, at the price of the
-# final LayerNorm (and, some report, slightly worse results than a
-# well-tuned post-LN). The paper's diagram is post-LN; your code today will
-# usually be pre-LN. `SublayerConnection(norm_first=...)` has both.
+# What it means. At initialisation the two wirings spread the gradient in
+# opposite directions. In **post-LN** it *grows* towards the output (printed
+# above: from about 0.5 at layer 1 to about 0.8 at layer 12); in **pre-LN** it
+# *shrinks* towards the output (from about 0.7 to 0.2), so post-LN's top layers
+# get about four times the gradient of pre-LN's. In pre-LN the untouched
+# identity path of the residual stream carries the gradient from the loss to
+# every layer; in post-LN it must pass through every LayerNorm above.
+#
+# What this plot does *not* show is a training run. Xiong et al. (2020, *On
+# Layer Normalization in the Transformer Architecture*) prove that post-LN's
+# gradient near the output does not shrink as the stack gets deeper while
+# pre-LN's does, and they report that post-LN transformers trained at the full
+# learning rate from the first step train badly or diverge, the large early
+# steps of the top layers being the cause they give. The paper's cure is the
+# **learning-rate warm-up**: start tiny and ramp up over the first few thousand
+# steps (notebook 06 and notebook 07 use one). Pre-LN models are reported to
+# train stably with little or no warm-up; that robustness is why GPT-2 and
+# almost every model since use pre-LN, at the price of the final LayerNorm
+# (and, some report, slightly worse results than a well-tuned post-LN). The
+# paper's diagram is post-LN; your code today will usually be pre-LN.
+# `SublayerConnection(norm_first=...)` has both.
 
 # %% [markdown]
 # ## Why two LayerNorms? Do we need them? Do we need the feed-forward network?
@@ -499,19 +536,19 @@ plt.show()
 # it gathered, non-linearly, and it holds two thirds of the parameters
 # (printed above); work on interpretability finds it stores much of a model's
 # knowledge, as key-value memories. Without it, a stack is attention plus
-# linear maps, and it learns far worse. Notebook 08 takes each part out of the
-# trained translator and measures the damage.
+# linear maps: apart from the softmax that makes the weights, nothing in it is
+# non-linear.
 
 # %% [markdown]
 # ## Check your understanding
 #
-# 1. `x` has shape `(batch, seq_len, d_model)`. Over which axis does LayerNorm
+# 1. `x` has shape `(B, L, d_model)`. Over which axis does LayerNorm
 #    compute its mean and variance, and how many means does it compute?
 #
 #    <details><summary>Answer</summary>
 #
 #    Over the last axis, `d_model`: one mean and one variance per position of
-#    every sequence, `batch * seq_len` of each. Positions and sequences never
+#    every sequence, `B * L` of each. Positions and sequences never
 #    mix.
 #
 #    </details>
@@ -554,11 +591,13 @@ plt.show()
 #
 #    <details><summary>Answer</summary>
 #
-#    In post-LN the layers near the output get large gradients at
-#    initialisation, so full-size steps early on make training diverge; a
+#    In post-LN the layers near the output get the largest gradients at
+#    initialisation (measured above), and Xiong et al. (2020) found that
+#    full-size steps early on then make training unstable or diverge; a
 #    warm-up keeps the first steps small. In pre-LN the residual path carries
-#    the gradient to every layer unchanged and the gradients are better
-#    behaved, so training is stable with a short warm-up or none.
+#    the gradient to every layer, the gradients near the output are smaller
+#    (measured above), and training is reported to be stable with a short
+#    warm-up or none.
 #
 #    </details>
 
@@ -574,8 +613,9 @@ plt.show()
 #   **post-LN** (the paper) normalises the sum, **pre-LN** (modern code)
 #   normalises the sub-layer's input and needs a final LayerNorm.
 # - Without normalisation the stream's scale explodes with depth; post-LN
-#   pins it at 1, pre-LN lets it grow slowly. Post-LN's large gradients near
-#   the output are why it needs a warm-up.
+#   pins it at 1, pre-LN lets it grow slowly. At initialisation post-LN's
+#   gradients are largest near the output and pre-LN's smallest there; the
+#   warm-up the paper needs is the usual remedy for post-LN.
 # - **The encoder layer** = self-attention sub-layer, then feed-forward
 #   sub-layer. Stack $N$ of them and you have the encoder.
 #
