@@ -35,16 +35,27 @@
 # ```mermaid
 # flowchart BT
 #     src["source ids src (B, S)"] --> se["embedding + positions"]
-#     se --> enc["encoder layer × N: self-attention (src_mask), feed-forward"]
-#     enc --> memory["memory (B, S, d_model)"]
+#     subgraph encoder["encoder layer × N"]
+#         enc1["self-attention (src_mask)"] --> encn1["Add & Norm"]
+#         encn1 --> enc2["feed-forward"] --> encn2["Add & Norm"]
+#     end
+#     se --> enc1
+#     encn2 --> memory["memory (B, S, d_model)"]
 #     tgt["decoder input: bos + target[:-1] (B, T)"] --> te["embedding + positions"]
-#     te --> dec1["masked self-attention (tgt_mask)"]
-#     dec1 --> dec2["cross-attention (src_mask): Q from the decoder, K and V from memory"]
+#     subgraph decoder["decoder layer × N"]
+#         dec1["masked self-attention (tgt_mask)"] --> decn1["Add & Norm"]
+#         decn1 --> dec2["cross-attention (src_mask): Q from the decoder, K and V from memory"]
+#         dec2 --> decn2["Add & Norm"]
+#         decn2 --> dec3["feed-forward"] --> decn3["Add & Norm"]
+#     end
+#     te --> dec1
 #     memory --> dec2
-#     dec2 --> dec3["feed-forward   (decoder layer × N)"]
-#     dec3 --> gen["unembed: linear to the vocabulary + softmax"]
-#     gen --> probs["next-token probabilities (B, T, vocab), compared with labels = target"]
+#     decn3 --> unembed["unembed W_U: logits (B, T, V), then softmax"]
+#     unembed --> probs["next-token probabilities (B, T, V), compared with labels = target"]
 # ```
+#
+# Each **Add & Norm** is notebook 05's post-LN residual connection: it adds the
+# sub-layer's input back to its output, then applies a LayerNorm.
 
 # %% [markdown] tags=["exercise_only"]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
@@ -87,7 +98,7 @@ from transformer_course import checks
 
 # reference versions of what notebooks 02-05 built
 MultiHeadAttention, FeedForward, SublayerConnection = tc.MultiHeadAttention, tc.FeedForward, tc.SublayerConnection
-PAD, BOS, EOS = 0, 1, 2  # special token ids, as in the course's datasets
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2  # the ids of <pad>, <bos>, <eos>, as in the course's data (notebook 07)
 
 # %% tags=["nbval-ignore-output"]
 device = tc.get_device()
@@ -104,15 +115,15 @@ print(f"running on: {device}")
 # $$\texttt{tgt\_mask}[b, 0, i, j] = \underbrace{(j \le i)}_{\text{causal, (T, T)}}
 # \;\wedge\; \underbrace{(\texttt{tgt}[b, j] \ne \texttt{pad\_id})}_{\text{padding, (B, 1, 1, T)}},$$
 #
-# of shape `(batch, 1, tgt_len, tgt_len)`, which broadcasts over the heads.
+# of shape `(B, 1, T, T)`, which broadcasts over the heads.
 # `tc.causal_mask(size)` and `tc.padding_mask(tokens, pad_id)` (notebook 02)
 # make the two parts.
 
 # %% [markdown]
 # ### Exercise 1 · ★☆☆ · about 3 minutes: combine the two masks
 #
-# Write `make_target_mask(tgt, pad_id)`: token ids `(batch, tgt_len)` → bool
-# `(batch, 1, tgt_len, tgt_len)`.
+# Write `target_mask(tgt, pad_id)`: target token ids `(B, T)` → bool
+# `(B, 1, T, T)`.
 #
 # <details><summary>Hint</summary>
 #
@@ -124,7 +135,7 @@ print(f"running on: {device}")
 # </details>
 
 # %%
-def make_target_mask(tgt: torch.Tensor, pad_id: int) -> torch.Tensor:
+def target_mask(tgt: torch.Tensor, pad_id: int) -> torch.Tensor:
     """(B, T) ids -> (B, 1, T, T) bool: True where query i may attend key j (j <= i and j not padding)."""
     ### BEGIN SOLUTION
     return tc.padding_mask(tgt, pad_id) & tc.causal_mask(tgt.shape[1], device=tgt.device)
@@ -132,34 +143,38 @@ def make_target_mask(tgt: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 
 # %%
-make_target_mask = checks.encoder_decoder.check_target_mask(make_target_mask)
+target_mask = checks.encoder_decoder.check_target_mask(target_mask)
 
 # %% [markdown]
 # ## Pictures of every mask
 #
 # One toy example from notebook 07's task (English number words to German): a
 # source of 2 real tokens and 2 pads, a decoder input of 4 real tokens and 1
-# pad (as when a longer target shares the batch). Dark = may attend. Rows are
-# queries, columns keys.
+# pad (as when a longer target shares the batch). Green = may attend, hatched
+# grey = forbidden. Rows are queries, columns keys.
 
 # %%
 src_words = ["twenty", "three", "<pad>", "<pad>"]
 tgt_words = ["<bos>", "drei", "und", "zwanzig", "<pad>"]
-src = torch.tensor([[5, 6, PAD, PAD]])  # (1, S=4)
-tgt = torch.tensor([[BOS, 7, 8, 9, PAD]])  # (1, T=5)
+src = torch.tensor([[5, 6, PAD_ID, PAD_ID]])  # (1, S=4)
+tgt = torch.tensor([[BOS_ID, 7, 8, 9, PAD_ID]])  # (1, T=5)
 
-src_mask = tc.padding_mask(src, PAD)  # (1, 1, 1, S): used by the encoder AND by cross-attention
+src_mask = tc.padding_mask(src, PAD_ID)  # (1, 1, 1, S): used by the encoder AND by cross-attention
 masks = {
     "encoder self-attention\nsource padding (S × S)": (src_mask.expand(1, 1, 4, 4), src_words, src_words),
     "decoder: causal only\n(T × T)": (tc.causal_mask(5), tgt_words, tgt_words),
-    "decoder self-attention\ncausal AND padding (T × T)": (make_target_mask(tgt, PAD), tgt_words, tgt_words),
+    "decoder self-attention\ncausal AND padding (T × T)": (target_mask(tgt, PAD_ID), tgt_words, tgt_words),
     "cross-attention\nsource padding (T × S)": (src_mask.expand(1, 1, 5, 4), tgt_words, src_words),
 }
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
 for ax, (title, (mask, rows, cols)) in zip(axes, masks.items()):
-    ax.imshow(mask.reshape(len(rows), len(cols)).float(), cmap="Greys", vmin=0, vmax=1.3)
+    mask = mask.reshape(len(rows), len(cols))
+    ax.imshow(mask.float(), cmap="Greens", vmin=0, vmax=1.5)
+    for i, j in (~mask).nonzero().tolist():  # forbidden cells hatched grey, as in notebook 02
+        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#d9d9d9", edgecolor="#808080",
+                                   hatch="////", linewidth=0))
     ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("keys")
@@ -171,7 +186,7 @@ plt.show()
 # %% [markdown]
 # What they say:
 #
-# - **Source padding**: no query reads a pad *key*: the pad columns are empty.
+# - **Source padding**: no query reads a pad *key*: the pad columns are hatched.
 #   The pad rows (pad queries) still attend; their outputs are ignored later.
 # - **Causal**: row $i$ sees columns $0..i$, a lower triangle.
 # - **Causal AND padding**: the triangle minus the pad column.
@@ -190,9 +205,9 @@ plt.show()
 # x &\leftarrow \mathrm{SublayerConnection}_3\big(x,\; \mathrm{FFN}\big) && \text{feed-forward}
 # \end{aligned}$$
 #
-# `x` is `(batch, tgt_len, d_model)` and `memory` `(batch, src_len, d_model)`.
+# `x` is `(B, T, d_model)` and `memory` `(B, S, d_model)`.
 # In cross-attention the queries come from `x` and the keys and values from
-# `memory`, so its weights are `(batch, heads, tgt_len, src_len)`: for each
+# `memory`, so its weights are `(B, H, T, S)`: for each
 # target position, a distribution over the source positions.
 
 # %% [markdown]
@@ -257,7 +272,7 @@ DecoderLayer = checks.encoder_decoder.check_decoder_layer(DecoderLayer)
 # | `norm1`, `norm2`, (`norm3`) | the sub-layer connections' `norm`, in order |
 #
 # Two traps. PyTorch's masks have the **opposite polarity**: True = *not*
-# allowed, so we pass `~causal` and `tokens == PAD`. And in eval mode its
+# allowed, so we pass `~causal` and `tokens == PAD_ID`. And in eval mode its
 # encoder layer takes a fused "fast path" that returns zeros at padded
 # positions, so we call PyTorch's layers in `.train()` mode with `dropout=0`.
 
@@ -274,18 +289,18 @@ torch_encoder_layer, torch_decoder_layer = torch_encoder_layer.to(device), torch
 
 # %% tags=["nbval-ignore-output"]
 gen = torch.Generator().manual_seed(0)
-src_ids = torch.tensor([[5, 6, 7, 8, PAD, PAD], [5, 6, 7, 8, 9, 10]]).to(device)  # (B=2, S=6)
-tgt_ids = torch.tensor([[BOS, 3, 4, PAD], [BOS, 3, 4, 5]]).to(device)  # (B=2, T=4)
+src_ids = torch.tensor([[5, 6, 7, 8, PAD_ID, PAD_ID], [5, 6, 7, 8, 9, 10]]).to(device)  # (B=2, S=6)
+tgt_ids = torch.tensor([[BOS_ID, 3, 4, PAD_ID], [BOS_ID, 3, 4, 5]]).to(device)  # (B=2, T=4)
 src_x = torch.randn(2, 6, d_model, generator=gen).to(device)
 tgt_x = torch.randn(2, 4, d_model, generator=gen).to(device)
 
 with torch.no_grad():
-    memory = encoder_layer(src_x, tc.padding_mask(src_ids, PAD))
-    torch_memory = torch_encoder_layer(src_x, src_key_padding_mask=(src_ids == PAD))
-    out = decoder_layer(tgt_x, memory, tc.padding_mask(src_ids, PAD), make_target_mask(tgt_ids, PAD))
+    memory = encoder_layer(src_x, tc.padding_mask(src_ids, PAD_ID))
+    torch_memory = torch_encoder_layer(src_x, src_key_padding_mask=(src_ids == PAD_ID))
+    out = decoder_layer(tgt_x, memory, tc.padding_mask(src_ids, PAD_ID), target_mask(tgt_ids, PAD_ID))
     torch_out = torch_decoder_layer(
         tgt_x, torch_memory, tgt_mask=~tc.causal_mask(4, device=device),
-        tgt_key_padding_mask=(tgt_ids == PAD), memory_key_padding_mask=(src_ids == PAD))
+        tgt_key_padding_mask=(tgt_ids == PAD_ID), memory_key_padding_mask=(src_ids == PAD_ID))
 print(f"encoder layer: max |ours - PyTorch| = {(memory - torch_memory).abs().max().item():.2e}")
 print(f"decoder layer: max |ours - PyTorch| = {(out - torch_out).abs().max().item():.2e}")
 
@@ -303,17 +318,18 @@ print(f"decoder layer: max |ours - PyTorch| = {(out - torch_out).abs().max().ite
 # $\mathrm{PE}$ = `pos_encoding`:
 #
 # $$\texttt{memory} = \mathrm{Encoder}\big(\mathrm{PE}(\mathrm{Embed_{src}}(\texttt{src})),\ \texttt{src\_mask}\big),$$
-# $$\texttt{logits} = \mathrm{Generator}\Big(\mathrm{Decoder}\big(\mathrm{PE}(\mathrm{Embed_{tgt}}(\texttt{tgt})),\ \texttt{memory},\ \texttt{src\_mask},\ \texttt{tgt\_mask}\big)\Big),$$
+# $$\texttt{logits} = \mathrm{Unembed}\Big(\mathrm{Decoder}\big(\mathrm{PE}(\mathrm{Embed_{tgt}}(\texttt{tgt})),\ \texttt{memory},\ \texttt{src\_mask},\ \texttt{tgt\_mask}\big)\Big),$$
 #
 # with `src_mask` = the source padding mask and `tgt_mask` = the target mask of
-# exercise 1. A softmax over the last axis of `logits` `(B, T, vocab)` gives,
+# exercise 1, and $\mathrm{Unembed}$ = `unembed`, the multiplication by $W_U$
+# (plus a bias). A softmax over the last axis of `logits` `(B, T, V)` gives,
 # at each target position, the probabilities of the next token.
 
 # %% [markdown]
 # ### Exercise 3 · ★★☆ · about 6 minutes: encode, then decode
 #
 # Write `transformer_forward(model, src, tgt, pad_id)` → logits
-# `(batch, tgt_len, tgt_vocab)`, from the model's parts: `model.src_embed`,
+# `(B, T, V)`, from the model's parts: `model.src_embed`,
 # `model.tgt_embed`, `model.pos_encoding`, `model.encoder(x, mask)`,
 # `model.decoder(x, memory, src_mask, tgt_mask)`, `model.unembed`.
 #
@@ -327,13 +343,13 @@ print(f"decoder layer: max |ours - PyTorch| = {(out - torch_out).abs().max().ite
 
 # %%
 def transformer_forward(model: tc.Transformer, src: torch.Tensor, tgt: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """src (B, S) ids, tgt (B, T) decoder input ids -> logits (B, T, tgt_vocab)."""
+    """src (B, S) ids, tgt (B, T) decoder input ids -> logits (B, T, V)."""
     ### BEGIN SOLUTION
     src_mask = tc.padding_mask(src, pad_id)  # (B, 1, 1, S)
-    tgt_mask = make_target_mask(tgt, pad_id)  # (B, 1, T, T)
+    tgt_mask = target_mask(tgt, pad_id)  # (B, 1, T, T)
     memory = model.encoder(model.pos_encoding(model.src_embed(src)), src_mask)  # (B, S, d_model)
     x = model.decoder(model.pos_encoding(model.tgt_embed(tgt)), memory, src_mask, tgt_mask)  # (B, T, d_model)
-    return model.unembed(x)  # (B, T, tgt_vocab)
+    return model.unembed(x)  # (B, T, V)
     ### END SOLUTION
 
 
@@ -371,8 +387,8 @@ transformer_forward = checks.encoder_decoder.check_transformer_forward(transform
 # %% [markdown]
 # ### Exercise 4 · ★☆☆ · about 3 minutes: shift the target right
 #
-# Write `shift_right(tgt, bos_id)`: target ids `(batch, tgt_len)` → decoder
-# input ids `(batch, tgt_len)`, `<bos>` followed by the target without its
+# Write `shift_right(tgt, bos_id)`: target ids `(B, T)` → decoder
+# input ids `(B, T)`, `<bos>` followed by the target without its
 # last token.
 #
 # <details><summary>Hint</summary>
@@ -395,8 +411,8 @@ def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:
 shift_right = checks.encoder_decoder.check_shift_right(shift_right)
 
 # %%
-target = torch.tensor([[7, 8, 9, EOS]])  # "drei und zwanzig <eos>"
-print("decoder input:", shift_right(target, BOS).tolist()[0], "  labels:", target.tolist()[0])
+target = torch.tensor([[7, 8, 9, EOS_ID]])  # "drei und zwanzig <eos>"
+print("decoder input:", shift_right(target, BOS_ID).tolist()[0], "  labels:", target.tolist()[0])
 
 # %% [markdown]
 # (The course's translation data in notebook 07 stores the target as
@@ -416,17 +432,17 @@ print("decoder input:", shift_right(target, BOS).tolist()[0], "  labels:", targe
 # `shift_right`. The model is tiny (`d_model=32`, one layer each side).
 
 # %%
-VOCAB, MAX_LEN = 13, 6
+VOCAB_SIZE, MAX_LEN = 13, 6
 
 
 def copy_batch(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """n random sequences: src (n, MAX_LEN) padded, and target = src + <eos> (n, MAX_LEN + 1) padded."""
     lengths = torch.randint(1, MAX_LEN + 1, (n,), generator=gen)
-    symbols = torch.randint(3, VOCAB, (n, MAX_LEN), generator=gen)
+    symbols = torch.randint(3, VOCAB_SIZE, (n, MAX_LEN), generator=gen)
     real = torch.arange(MAX_LEN)[None, :] < lengths[:, None]  # (n, MAX_LEN)
-    src = torch.where(real, symbols, PAD)
-    tgt = torch.cat([src, torch.full((n, 1), PAD)], dim=1)  # (n, MAX_LEN + 1)
-    tgt[torch.arange(n), lengths] = EOS
+    src = torch.where(real, symbols, PAD_ID)
+    tgt = torch.cat([src, torch.full((n, 1), PAD_ID)], dim=1)  # (n, MAX_LEN + 1)
+    tgt[torch.arange(n), lengths] = EOS_ID
     return src, tgt
 
 
@@ -437,7 +453,7 @@ print("src:\n", src_example, "\ntarget:\n", tgt_example)
 def make_copy_model() -> tc.Transformer:
     """A tiny tc.Transformer whose decoder layers are your DecoderLayer (with the same initial weights)."""
     torch.manual_seed(0)
-    model = tc.Transformer(tc.ModelConfig(src_vocab_size=VOCAB, vocab_size=VOCAB, d_model=32, n_heads=4, n_layers=1, d_ff=64, dropout=0.0))
+    model = tc.Transformer(tc.ModelConfig(src_vocab_size=VOCAB_SIZE, vocab_size=VOCAB_SIZE, d_model=32, n_heads=4, n_layers=1, d_ff=64, dropout=0.0))
     for i, layer in enumerate(model.decoder.layers):
         mine = DecoderLayer(32, 4, 64, dropout=0.0)
         mine.load_state_dict(layer.state_dict())
@@ -452,7 +468,7 @@ print(f"{sum(p.numel() for p in model.parameters()):,d} parameters")
 # One training step: shift the target to make the decoder input, run the
 # whole model once, and take the cross-entropy of every position's logits
 # against the target, ignoring padding. The learning rate warms up for 30
-# steps and then decays (notebook 05 explained why a warm-up helps post-LN).
+# steps and then decays (notebook 05 says why post-LN models are trained with a warm-up).
 
 # %%
 STEPS = 400
@@ -462,8 +478,8 @@ scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) /
 
 def train_step(src: torch.Tensor, tgt: torch.Tensor) -> float:
     """One teacher-forced step on a batch; returns the loss."""
-    logits = transformer_forward(model, src, shift_right(tgt, BOS), PAD)  # (B, T, VOCAB): all positions at once
-    loss = F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=PAD)
+    logits = transformer_forward(model, src, shift_right(tgt, BOS_ID), PAD_ID)  # (B, T, VOCAB_SIZE): all positions at once
+    loss = F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=PAD_ID)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -498,11 +514,11 @@ plt.show()
 @torch.no_grad()
 def greedy_decode(model: tc.Transformer, src: torch.Tensor, max_len: int) -> torch.Tensor:
     """src (B, S) -> generated ids (B, max_len), without the leading <bos>."""
-    src_mask = tc.padding_mask(src, PAD)
+    src_mask = tc.padding_mask(src, PAD_ID)
     memory = model.encode(src, src_mask)  # (B, S, d_model): the source is read once
-    ys = torch.full((src.shape[0], 1), BOS, device=src.device)  # (B, 1): just <bos>
+    ys = torch.full((src.shape[0], 1), BOS_ID, device=src.device)  # (B, 1): just <bos>
     for _ in range(max_len):
-        logits = model.decode(ys, memory, src_mask, make_target_mask(ys, PAD))  # (B, t, VOCAB)
+        logits = model.decode(ys, memory, src_mask, target_mask(ys, PAD_ID))  # (B, t, VOCAB_SIZE)
         next_token = logits[:, -1].argmax(dim=-1)  # (B,): only the last position is new
         ys = torch.cat([ys, next_token[:, None]], dim=1)  # (B, t + 1)
     return ys[:, 1:]
@@ -512,13 +528,13 @@ def greedy_decode(model: tc.Transformer, src: torch.Tensor, max_len: int) -> tor
 model.eval()
 test_src, test_tgt = (t.to(device) for t in copy_batch(1000, torch.Generator().manual_seed(123)))
 predicted = greedy_decode(model, test_src, max_len=MAX_LEN + 1)  # (1000, MAX_LEN + 1)
-correct = ((predicted == test_tgt) | (test_tgt == PAD)).all(dim=1)  # every token up to <eos> right
+correct = ((predicted == test_tgt) | (test_tgt == PAD_ID)).all(dim=1)  # every token up to <eos> right
 print(f"exact match on 1000 new sequences: {correct.float().mean().item():.1%}")
 for i in range(3):
-    source = [t for t in test_src[i].tolist() if t != PAD]
+    source = [t for t in test_src[i].tolist() if t != PAD_ID]
     output = predicted[i].tolist()
-    output = output[: output.index(EOS) + 1] if EOS in output else output  # what follows <eos> is ignored
-    print("source", source, "-> output", output, f"(<eos> = {EOS})")
+    output = output[: output.index(EOS_ID) + 1] if EOS_ID in output else output  # what follows <eos> is ignored
+    print("source", source, "-> output", output, f"(<eos> = {EOS_ID})")
 
 # %% [markdown]
 # (Tokens after `<eos>` are whatever the model emits once it is done; they are
@@ -527,14 +543,14 @@ for i in range(3):
 # last word:
 
 # %%
-i = int((test_src != PAD).sum(dim=1).argmax())  # an example of full length
-example, length = test_src[i:i + 1], int((test_src[i] != PAD).sum())  # (1, S)
-ys = torch.cat([torch.full((1, 1), BOS, device=device), predicted[i:i + 1, :length]], dim=1)  # <bos> + output
+i = int((test_src != PAD_ID).sum(dim=1).argmax())  # an example of full length
+example, length = test_src[i:i + 1], int((test_src[i] != PAD_ID).sum())  # (1, S)
+ys = torch.cat([torch.full((1, 1), BOS_ID, device=device), predicted[i:i + 1, :length]], dim=1)  # <bos> + output
 with torch.no_grad():
-    example_mask = tc.padding_mask(example, PAD)
-    model.decode(ys, model.encode(example, example_mask), example_mask, make_target_mask(ys, PAD))
+    example_mask = tc.padding_mask(example, PAD_ID)
+    model.decode(ys, model.encode(example, example_mask), example_mask, target_mask(ys, PAD_ID))
 weights = model.decoder.layers[0].cross_attn.attn_weights[0].mean(dim=0).cpu()  # (T, S), averaged over heads
-name = {PAD: "<pad>", BOS: "<bos>", EOS: "<eos>"}
+name = {PAD_ID: "<pad>", BOS_ID: "<bos>", EOS_ID: "<eos>"}
 fig, ax = plt.subplots(figsize=(4.5, 4.5))
 ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
 ax.set_xticks(range(example.shape[1]), [name.get(t, str(t)) for t in example[0].tolist()])
@@ -561,7 +577,7 @@ plt.show()
 #    <details><summary>Answer</summary>
 #
 #    Queries from the decoder's stream `x`, keys and values from the encoder's
-#    output `memory`. Weights: `(batch, n_heads, tgt_len, src_len)`, one
+#    output `memory`. Weights: `(B, H, T, S)`, one
 #    distribution over the source per target position.
 #
 #    </details>
@@ -620,7 +636,7 @@ plt.show()
 #   encoder and for cross-attention; causal AND target padding `(B, 1, T, T)`
 #   for the decoder's self-attention. PyTorch's masks mean the opposite.
 # - **Forward pass**: embed + positions, encode once into `memory`, decode,
-#   unembed with `model.unembed` into `(B, T, vocab)` logits.
+#   unembed with `model.unembed` into `(B, T, V)` logits.
 # - **Teacher forcing**: decoder input = `<bos>` + target[:-1], labels =
 #   target; all positions train in parallel under the causal mask. At
 #   inference the decoder generates one token at a time.

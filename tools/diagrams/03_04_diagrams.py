@@ -64,10 +64,10 @@ def multi_head_attention():
 
 def positional_encoding():
     boxes = {
-        "tok": ("token ids\n(B, seq_len)", 0, 1, False),
-        "emb": ("embedding\n(B, seq_len, d_model)", 2.6, 1, False),
+        "tok": ("token ids\n(B, L)", 0, 1, False),
+        "emb": ("embedding\n(B, L, d_model)", 2.6, 1, False),
         "add": ("+", 5.2, 1, True),
-        "pe": ("positional encoding\n(seq_len, d_model)", 5.2, 0, True),
+        "pe": ("positional encoding\n(L, d_model)", 5.2, 0, True),
         "blocks": ("N blocks:\nattention + FFN", 7.8, 1, False),
         "out": ("unembedding\n-> probabilities", 10.4, 1, False),
     }

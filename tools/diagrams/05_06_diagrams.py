@@ -42,7 +42,7 @@ def residual(ax, x, y0, y1, side=1.7):
 def layer(ax, x, title, norm_first):
     """One encoder layer, post-LN (the paper) or pre-LN, drawn bottom to top."""
     ax.text(x, 8.3, title, ha="center", fontsize=12, weight="bold")
-    box(ax, x, 0.3, "x  (batch, seq_len, d_model)", "io", w=3.0)
+    box(ax, x, 0.3, "x  (B, L, d_model)", "io", w=3.0)
     y = 0.3
     for name, kind in (("multi-head self-attention", "attn"), ("feed-forward", "ff")):
         if norm_first:
@@ -80,41 +80,60 @@ def draw_05():
     fig.savefig(HERE / "05_transformer_block.png", dpi=110, bbox_inches="tight")
 
 
+def add_norm_sublayer(ax, x, bottom, text, kind, w=3.0, h=0.55):
+    """From the stream at height `bottom`: a sub-layer, then its "Add & Norm", with the residual path (red)
+    branching off the stream below the sub-layer and entering the Add & Norm. Returns the height of the top."""
+    y = bottom + 0.45 + h / 2                      # the sub-layer's centre
+    arrow(ax, x, bottom, x, y - h / 2 - 0.06)
+    box(ax, x, y, text, kind, w=w, h=h)
+    norm_y = y + h / 2 + 0.65                      # the Add & Norm's centre
+    arrow(ax, x, y + h / 2 + 0.06, x, norm_y - 0.31)
+    box(ax, x, norm_y, "Add & Norm", "norm", w=w, h=0.5)
+    side, branch = x - w / 2 - 0.3, bottom + 0.2  # the residual path runs left of the sub-layer
+    ax.plot([x, side, side], [branch, branch, norm_y], color="#c0392b", lw=1.3)
+    arrow(ax, side, norm_y, x - w / 2 - 0.06, norm_y, color="#c0392b")
+    return norm_y + 0.31
+
+
 def draw_06():
-    fig, ax = plt.subplots(figsize=(10, 6.8))
+    fig, ax = plt.subplots(figsize=(10.5, 10))
     # encoder column
-    box(ax, 2, 0.3, "source ids  src (B, S)", "io", w=3.0)
-    arrow(ax, 2, 0.6, 2, 1.0)
-    box(ax, 2, 1.3, "embedding + positions", "io", w=3.0)
-    arrow(ax, 2, 1.6, 2, 2.1)
-    ax.add_patch(FancyBboxPatch((0.3, 2.1), 3.4, 2.3, boxstyle="round,pad=0.05", fc="none", ec="#555",
+    ex = 2.3
+    box(ax, ex, 0.3, "source ids  src (B, S)", "io", w=3.0)
+    arrow(ax, ex, 0.6, ex, 1.0)
+    box(ax, ex, 1.3, "embedding + positions", "io", w=3.0)
+    top = add_norm_sublayer(ax, ex, 1.61, "self-attention (src_mask)", "attn")
+    top = add_norm_sublayer(ax, ex, top, "feed-forward", "ff")
+    ax.add_patch(FancyBboxPatch((0.45, 1.85), 3.75, top - 1.75, boxstyle="round,pad=0.05", fc="none", ec="#555",
                                 ls="--"))
-    ax.text(0.4, 4.2, "encoder layer × N", fontsize=9, style="italic")
-    box(ax, 2, 2.6, "self-attention (src_mask)", "attn", w=3.0)
-    arrow(ax, 2, 2.9, 2, 3.3)
-    box(ax, 2, 3.6, "feed-forward", "ff", w=3.0)
-    arrow(ax, 2, 4.4, 2, 4.9)
-    box(ax, 2, 5.2, "memory (B, S, d_model)", "norm", w=3.0)
+    ax.text(0.5, top + 0.2, "encoder layer × N", fontsize=9, style="italic", va="bottom")
+    memory_y = top + 1.0
+    arrow(ax, ex, top, ex, memory_y - 0.31)
+    box(ax, ex, memory_y, "memory (B, S, d_model)", "io", w=3.0)
     # decoder column
-    box(ax, 7.6, 0.3, "decoder input: <bos> + target[:-1]  (B, T)", "io", w=4.2)
-    arrow(ax, 7.6, 0.6, 7.6, 1.0)
-    box(ax, 7.6, 1.3, "embedding + positions", "io", w=3.4)
-    arrow(ax, 7.6, 1.6, 7.6, 2.1)
-    ax.add_patch(FancyBboxPatch((5.6, 2.1), 4.0, 3.4, boxstyle="round,pad=0.05", fc="none", ec="#555", ls="--"))
-    ax.text(5.7, 5.3, "decoder layer × N", fontsize=9, style="italic")
-    box(ax, 7.6, 2.6, "masked self-attention (tgt_mask)", "attn", w=3.6)
-    arrow(ax, 7.6, 2.9, 7.6, 3.3)
-    box(ax, 7.6, 3.6, "cross-attention (src_mask)\nQ from decoder, K, V from memory", "attn", w=3.6, h=0.75)
-    arrow(ax, 7.6, 4.0, 7.6, 4.4)
-    box(ax, 7.6, 4.7, "feed-forward", "ff", w=3.6)
-    arrow(ax, 3.5, 5.2, 5.75, 3.7, color="#1f4e9c", lw=1.8)
-    arrow(ax, 7.6, 5.5, 7.6, 5.95)
-    box(ax, 7.6, 6.25, "linear (generator) + softmax", "out", w=3.6)
-    arrow(ax, 7.6, 6.55, 7.6, 6.95)
-    ax.text(7.6, 7.05, "next-token probabilities (B, T, vocab)\ncompared with labels = target", ha="center",
+    dx = 7.8
+    box(ax, dx, 0.3, "decoder input: <bos> + target[:-1]  (B, T)", "io", w=4.2)
+    arrow(ax, dx, 0.6, dx, 1.0)
+    box(ax, dx, 1.3, "embedding + positions", "io", w=3.4)
+    top = add_norm_sublayer(ax, dx, 1.61, "masked self-attention (tgt_mask)", "attn", w=3.6)
+    cross_y = top + 0.45 + 0.75 / 2
+    top = add_norm_sublayer(ax, dx, top, "cross-attention (src_mask)\nQ from decoder, K, V from memory", "attn",
+                            w=3.6, h=0.75)
+    top = add_norm_sublayer(ax, dx, top, "feed-forward", "ff", w=3.6)
+    ax.add_patch(FancyBboxPatch((5.6, 1.85), 4.35, top - 1.75, boxstyle="round,pad=0.05", fc="none", ec="#555",
+                                ls="--"))
+    ax.text(5.65, top + 0.2, "decoder layer × N", fontsize=9, style="italic", va="bottom")
+    arrow(ax, ex + 1.55, memory_y, dx - 1.86, cross_y, color="#1f4e9c", lw=1.8)  # memory -> cross-attention (K, V)
+    out_y = top + 1.0
+    arrow(ax, dx, top, dx, out_y - 0.31)
+    box(ax, dx, out_y, "unembed W_U: logits (B, T, V), then softmax", "out", w=4.2)
+    arrow(ax, dx, out_y + 0.31, dx, out_y + 0.65)
+    ax.text(dx, out_y + 0.75, "next-token probabilities (B, T, V)\ncompared with labels = target", ha="center",
             va="bottom", fontsize=9)
-    ax.set_xlim(0, 10)
-    ax.set_ylim(-0.2, 7.8)
+    ax.text(5.1, -0.5, "Add & Norm: add the sub-layer's input back (red, the residual connection), then "
+            "LayerNorm (post-LN, notebook 05)", ha="center", fontsize=9, color="#c0392b")
+    ax.set_xlim(0, 10.3)
+    ax.set_ylim(-0.8, out_y + 1.5)
     ax.axis("off")
     fig.savefig(HERE / "06_encoder_decoder.png", dpi=110, bbox_inches="tight")
 
