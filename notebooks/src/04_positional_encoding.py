@@ -525,7 +525,7 @@ LearnedPositionalEmbedding = checks.positional.check_learned_positional_embeddin
 # ### What does a learned table learn? And what happens without one?
 #
 # A tiny model (embedding, learned positions, one multi-head attention layer,
-# a linear read-out) is trained for a few seconds on a task that needs
+# the unembedding `unembed` into the vocabulary) is trained for a few seconds on a task that needs
 # positions: at every position, output the **previous** token. Attention can
 # only solve it if position $t$ can find position $t - 1$. We train it twice,
 # from the same seed: once with the learned positions, once without any
@@ -536,7 +536,7 @@ vocab_size, seq_len, d_model = 12, 16, 32
 
 
 class PreviousTokenModel(nn.Module):
-    """tokens (B, L) -> logits (B, L, V): embedding, learned positions (or none), one attention layer, read-out."""
+    """tokens (B, L) -> logits (B, L, V): embedding, learned positions (or none), one attention layer, unembedding."""
 
     def __init__(self, with_positions: bool = True):
         super().__init__()
@@ -547,7 +547,7 @@ class PreviousTokenModel(nn.Module):
 
     def forward(self, tokens):
         x = self.positions(self.embed(tokens))  # (B, L, d_model)
-        return self.unembed(x + self.attention(x, x, x))  # residual, then read out
+        return self.unembed(x + self.attention(x, x, x))  # residual, then the unembedding
 
 
 def train_previous_token(with_positions: bool, steps: int = 300) -> PreviousTokenModel:

@@ -452,8 +452,8 @@ plt.show()
 # %% [markdown]
 # ## Measured: where the gradient goes, post-LN vs pre-LN
 #
-# Why did almost everyone switch to pre-LN? Put a linear read-out and a
-# cross-entropy loss on top of a 12-layer stack, backpropagate once at
+# Why did almost everyone switch to pre-LN? Put an unembedding (into a
+# vocabulary of 10 tokens) and a cross-entropy loss on top of a 12-layer stack, backpropagate once at
 # initialisation, and look at the gradient of each layer's `linear2` weight
 # (averaged over 3 random initialisations). Pre-LN gets its final LayerNorm.
 
@@ -464,13 +464,13 @@ def ffn_gradients(kind: str, n_layers: int = 12, seeds: int = 3) -> torch.Tensor
     for seed in range(seeds):
         layers = make_stack(kind, n_layers, seed=seed)
         final_norm = LayerNorm(64).to(device) if kind == "pre-LN" else nn.Identity()
-        read_out = nn.Linear(64, 10).to(device)
+        unembed = nn.Linear(64, 10).to(device)  # W_U: d_model -> V = 10 logits
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn(4, 8, 64, generator=gen).to(device)  # (B, L, d_model)
         labels = torch.randint(0, 10, (4, 8), generator=gen).to(device)
         for layer in layers:
             x = layer(x)
-        F.cross_entropy(read_out(final_norm(x)).flatten(0, 1), labels.flatten()).backward()
+        F.cross_entropy(unembed(final_norm(x)).flatten(0, 1), labels.flatten()).backward()
         norms.append(torch.stack([layer.feed_forward.linear2.weight.grad.norm() for layer in layers]))
     return torch.stack(norms).mean(dim=0).cpu()
 

@@ -233,7 +233,7 @@ plt.show()
 
 # %%
 class DecoderLayer(nn.Module):
-    """Masked self-attention, cross-attention to memory, feed-forward: x (B, T, d), memory (B, S, d) -> (B, T, d)."""
+    """Masked self-attention, cross-attention to memory, feed-forward: x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model)."""
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
                  norm_first: bool = False, activation: str = "relu"):
