@@ -70,7 +70,7 @@ def check_attention_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.
 
 
 def check_token_ids(tokens: torch.Tensor, vocab_size: int, name: str) -> None:
-    """Raise an error unless `tokens` are integer ids (batch, seq_len), each in 0..vocab_size-1."""
+    """Raise an error unless `tokens` are integer ids (B, L), each in 0..vocab_size-1."""
     check_rank(tokens, 2, "(batch, seq_len) of token ids", name)
     if tokens.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"{name} must be integer token ids, got dtype {tokens.dtype}")

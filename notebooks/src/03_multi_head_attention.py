@@ -40,7 +40,7 @@
 #     q["query<br/>(B, q_len, d_model)"] --> wq["W_Q, split into heads"]
 #     k["key<br/>(B, k_len, d_model)"] --> wk["W_K, split into heads"]
 #     v["value<br/>(B, k_len, d_model)"] --> wv["W_V, split into heads"]
-#     wq & wk & wv --> att["n_heads x attention, in parallel<br/>(B, n_heads, q_len, d_k)"]
+#     wq & wk & wv --> att["n_heads x attention, in parallel<br/>(B, H, q_len, d_k)"]
 #     att --> merge["merge heads<br/>(concatenate)"] --> wo["W_O<br/>(mix the heads)"] --> out["output<br/>(B, q_len, d_model)"]
 # ```
 
@@ -369,7 +369,7 @@ with torch.no_grad():
 demo = demo.to(device)
 with torch.no_grad():
     demo(x.to(device), x.to(device), x.to(device))
-weights = demo.attn_weights[0].cpu()  # (n_heads, q_len, k_len)
+weights = demo.attn_weights[0].cpu()  # (H, q_len, k_len)
 
 questions = ["0: previous word", "1: same word", "2: first word", "3: uniform"]
 fig, axes = plt.subplots(1, n_heads, figsize=(15, 4), constrained_layout=True)

@@ -51,7 +51,7 @@ def multi_head_attention():
         "wq": ("W_Q, split\ninto heads", 2.5, 2, True),
         "wk": ("W_K, split\ninto heads", 2.5, 1, True),
         "wv": ("W_V, split\ninto heads", 2.5, 0, True),
-        "att": ("n_heads x attention\nin parallel\n(B, h, q_len, d_k)", 5.1, 1, True),
+        "att": ("n_heads x attention\nin parallel\n(B, H, q_len, d_k)", 5.1, 1, True),
         "merge": ("merge heads\n(concatenate)", 7.6, 1, True),
         "wo": ("W_O\n(mix heads)", 10.1, 1, True),
         "out": ("output\n(B, q_len, d_model)", 12.6, 1, False),
