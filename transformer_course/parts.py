@@ -209,6 +209,8 @@ def save(name: str, obj: Any) -> Path:
     """Write ``obj``'s source as ``my_parts/<name>.py`` with a header; returns the path."""
     part = PARTS[name]
     text = _header(part) + source_of(obj)
+    if obj.__name__ != name:  # e.g. `class MyLayerNorm` checked as LayerNorm: later notebooks look for the name
+        text += f"\n\n{name} = {obj.__name__}\n"
     compile(text, str(part_file(name)), "exec", dont_inherit=True)  # never save what cannot be read back
     path = part_file(name)
     _atomic_write(path, text)
@@ -243,11 +245,13 @@ def _on_check_result(name: str, learner: Any, outcome: str) -> None:
         if removed:
             print(f"  (removed {shown}: later notebooks use the reference {name} until this check passes)")
     except Exception as err:  # saving must never break a check
-        print(f"  (your {name} could not be saved for later notebooks: {type(err).__name__}: {err})")
+        with contextlib.suppress(Exception):
+            remove(name)  # an older copy must not stand in for the code that was just checked
+        print(f"  (your {name} could not be saved for later notebooks, which will use the reference: "
+              f"{type(err).__name__}: {err})")
 
 
-if _on_check_result.__qualname__ not in {getattr(h, "__qualname__", "") for h in _core.RESULT_HOOKS
-                                         if getattr(h, "__module__", "") == __name__}:
+if not any(getattr(hook, "__module__", None) == __name__ for hook in _core.RESULT_HOOKS):  # once, also on reload
     _core.RESULT_HOOKS.append(_on_check_result)
 
 
@@ -269,7 +273,7 @@ class Loaded:
         """"yours", or "reference (why)", and the parts of yours a reference is built on."""
         if self.yours:
             return "yours"
-        text = "reference" + (f" ({self.why})" if self.why else "")
+        text = "reference" + (f" ({self.why})" if self.why else " (no exercise)")
         return text + (f", built on your {', '.join(self.built_on)}" if self.built_on else "")
 
 
@@ -328,7 +332,8 @@ def _learners(name: str, resolved: dict[str, Loaded]) -> tuple[Loaded | None, st
     part, path = PARTS[name], part_file(name)
     if not path.exists():
         outcome = _read_results().get(name)
-        return None, {"not done": "not done", "wrong": "its check failed"}.get(outcome, "not run yet")
+        return None, {"not done": "not done", "wrong": "its check failed",
+                      "reference": "the check ran on the reference"}.get(outcome, "not run yet")
     try:
         source = path.read_text(encoding="utf-8")
         deps = _deps(name, source)
