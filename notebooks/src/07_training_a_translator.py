@@ -377,13 +377,15 @@ print(model_config)
 # %% [markdown]
 # The whole model, from token ids to logits:
 #
-# $$	exttt{memory} = \mathrm{Encoder}ig(\mathrm{PE}(E_	ext{src}[	exttt{src}] \cdot \sqrt{d_	ext{model}}),\ 	exttt{src\_mask}ig)$$
-# $$	exttt{logits} = \mathrm{Decoder}ig(\mathrm{PE}(E_	ext{tgt}[	exttt{tgt}] \cdot \sqrt{d_	ext{model}}),\ 	exttt{memory},\ 	exttt{src\_mask},\ 	exttt{tgt\_mask}ig)\, W_U$$
+# $$\texttt{memory} = \mathrm{Encoder}\big(\mathrm{PE}(E_\text{src}[\texttt{src}] \cdot \sqrt{d_\text{model}}),\ \texttt{src\_mask}\big)$$
+# $$\texttt{logits} = \mathrm{Decoder}\big(\mathrm{PE}(E_\text{tgt}[\texttt{tgt}] \cdot \sqrt{d_\text{model}}),\ \texttt{memory},\ \texttt{src\_mask},\ \texttt{tgt\_mask}\big)\, W_U$$
 #
 # - **Two embeddings**, `src_embed` and `tgt_embed`: English and German have
 #   different vocabularies, so each side has its own table.
-# - **Times $\sqrt{d_	ext{model}}$**: the paper scales the embeddings up so
-#   that the positional encoding (values in $[-1, 1]$) does not drown the
+# - **Times $\sqrt{d_\text{model}}$**: the paper multiplies the embeddings
+#   by $\sqrt{d_\text{model}}$ without saying why; a common reading is that
+#   it lifts small initial embedding weights to the scale of the positional
+#   encoding (values in $[-1, 1]$), so that the positions do not drown the
 #   words. (`tc.Transformer` hides this inside its `tc.Embedding`; here you
 #   write it.)
 # - **One positional encoding**, `pos_encoding`, added on **both** sides: the
@@ -407,7 +409,8 @@ print(model_config)
 # (`nn.Embedding`), `pos_encoding` (`SinusoidalPositionalEncoding(d_model,
 # config.max_len, config.dropout)`), `encoder` (`Encoder(config.n_layers,
 # ...)`), `decoder` (`Decoder(config.decoder_layers, ...)`) and `unembed`, in
-# that order; then `encode` and `decode`. `Encoder`, `Decoder` and
+# that order (the reference's order, so a seed gives both the same initial
+# weights); then `encode` and `decode`. `Encoder`, `Decoder` and
 # `SinusoidalPositionalEncoding` are the ones loaded in the setup, made of
 # your parts.
 #
@@ -478,9 +481,9 @@ Transformer = checks.model.check_transformer(Transformer)
 # %% [markdown]
 # ## Training
 #
-# The model: `d_model=64`, 4 heads, 2 encoder and 2 decoder layers,
-# `d_ff=128`, dropout 0.1, about 174,000 parameters; Adam with the paper's
-# betas; batches of 64 numbers; 900 steps. The loop is short: one
+# The model (`tc.CapstoneConfig()`): `d_model=64`, 4 heads, 2 encoder and 2
+# decoder layers, `d_ff=128`, dropout 0.1, about 174,000 parameters; Adam with
+# the paper's betas; batches of 64 numbers; 900 steps. The loop is short: one
 # `train_step` per batch (yours, if you did exercise 2), and every 200 steps
 # the exact match on the 500 validation numbers. A time budget stops it early
 # on a slow machine.

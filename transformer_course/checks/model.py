@@ -115,8 +115,8 @@ def _encode_mistakes(model: nn.Module, src: torch.Tensor, src_mask: torch.Tensor
         return _encode(model, src, mask, **change)
 
     return {
-        "the token embeddings are not multiplied by sqrt(d_model): without it they are tiny next to the "
-        "positional encoding, which then drowns the words": lambda: run(scaled=False),
+        "the token embeddings are not multiplied by sqrt(d_model), as the paper does: without it, "
+        "small embedding weights are easily drowned by the positional encoding": lambda: run(scaled=False),
         "the embeddings are multiplied by sqrt(d_model) after the positional encoding is added; scale "
         "the embeddings first, then add the positions": lambda: run(scale_after=True),
         "the source gets no positional encoding: the encoder then sees a bag of words (notebook 04); "
