@@ -162,7 +162,12 @@ def _swapped_vocabularies(self, config):
      ["self.decoder should have"]),
     (lambda self, config: setattr(self, "encoder", tc.Encoder(config.n_layers, config.d_model, config.n_heads,
                                                               2 * config.d_ff)),
-     ["parameters but should have", "config's sizes"]),
+     ["self.encoder has", "parameters but should have", "every setting"]),
+    # norm_first not passed on: the pre-LN case lacks the stacks' final LayerNorms
+    (lambda self, config: setattr(self, "decoder", tc.Decoder(config.decoder_layers, config.d_model,
+                                                              config.n_heads, config.d_ff)),
+     ["self.decoder has", "norm_first"]),
+    (lambda self, config: setattr(self, "extra", nn.Linear(2, 2)), ["anything besides the six parts"]),
 ])
 def test_each_structure_mistake_is_named(change, fragments):
     fails_with(checks.model.check_transformer, wrong(__init__=_init_then(change)), "Transformer:", *fragments)

@@ -81,10 +81,16 @@ def _check_structure(model: nn.Module, config: ModelConfig) -> None:
             raise CheckFailed(f"self.{name} should have {n_layers} layers ({setting}) in `.layers`, "
                               f"has {'none' if layers is None else len(layers)}")
     reference = _seeded(lambda: ref.Transformer(config), 0)
+    for name in ("encoder", "decoder"):
+        want, have = (sum(p.numel() for p in getattr(m, name).parameters()) for m in (reference, model))
+        if have != want:
+            raise CheckFailed(f"self.{name} has {have:,} parameters but should have {want:,}, like the reference's "
+                              f"made from the same config: pass it every setting (d_model, n_heads, d_ff, "
+                              f"dropout, norm_first, activation, final_norm) from the config")
     want, have = (sum(p.numel() for p in m.parameters()) for m in (reference, model))
     if have != want:
         raise CheckFailed(f"the model has {have:,} parameters but should have {want:,}, like the reference "
-                          f"made from the same config: is each part built with the config's sizes?")
+                          f"made from the same config: does it hold anything besides the six parts?")
 
 
 def _encode(model: nn.Module, src, src_mask, table=None, scaled=True, positions=True, scale_after=False):
