@@ -1,4 +1,4 @@
-"""Notebook 07's assembly check: the reference and the solution pass, a stub is 'not done yet', each mistake is named."""
+"""Notebook 07's assembly check: the reference and the solution pass, a stub is not done, each mistake is named."""
 
 from __future__ import annotations
 
@@ -152,7 +152,8 @@ def _swapped_vocabularies(self, config):
 
 
 @pytest.mark.parametrize("change, fragments", [
-    (lambda self, config: delattr(self, "unembed"), ["no attribute `unembed`", "nn.Linear(d_model, config.vocab_size)"]),
+    (lambda self, config: delattr(self, "unembed"),
+     ["no attribute `unembed`", "nn.Linear(d_model, config.vocab_size)"]),
     (_shared, ["share one embedding", "each side needs its own"]),
     (_swapped_vocabularies, ["self.src_embed has a table of shape (11, 16) but should have (13, 16)"]),
     (lambda self, config: setattr(self, "unembed", nn.Linear(config.d_model, config.source_vocab_size)),

@@ -285,7 +285,7 @@ def _deps(name: str, source: str) -> tuple[str, ...]:
 
 
 def _exec(source: str, filename: str, namespace: dict, name: str, first_line: int = 1) -> Any:
-    """Run ``source`` (with ``from __future__ import annotations``) in ``namespace``; return what it defines as ``name``."""
+    """Run ``source`` in ``namespace`` (annotations unevaluated, as in the package); return its ``name``."""
     code = compile("\n" * (first_line - 1) + source, filename, "exec",
                    flags=__future__.annotations.compiler_flag, dont_inherit=True)
     exec(code, namespace)
@@ -333,7 +333,8 @@ def _learners(name: str, resolved: dict[str, Loaded]) -> tuple[Loaded | None, st
     if not path.exists():
         outcome = _read_results().get(name)
         return None, {"not done": "not done", "wrong": "its check failed",
-                      "reference": "the check ran on the reference"}.get(outcome, "not run yet")
+                      "reference": "the check ran on the reference",
+                      "correct": "its saved file was deleted"}.get(outcome, "not run yet")
     try:
         source = path.read_text(encoding="utf-8")
         deps = _deps(name, source)
@@ -420,4 +421,5 @@ def load(*names: str, quiet: bool = False) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{n: resolved[n].obj for n in names})
 
 
-__all__ = ["PARTS", "MODEL_PARTS", "Part", "load", "check_function", "parts_dir", "part_file", "save", "remove", "source_of", "table"]
+__all__ = ["PARTS", "MODEL_PARTS", "Part", "load", "check_function", "parts_dir", "part_file", "save", "remove",
+           "source_of", "table"]
