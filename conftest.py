@@ -1,6 +1,7 @@
 """pytest configuration shared by the unit tests and the nbval notebook runs."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,15 @@ def pytest_runtest_setup(item):
         os.environ.pop(STRICT_ENV_VAR, None)
     else:
         os.environ[STRICT_ENV_VAR] = _learner_setting
+
+
+def pytest_collection_finish(session):
+    """Start the solution notebooks from an empty my_parts/ when notebook 03, the first to save parts, runs.
+
+    Each solution notebook's checks save its parts (transformer_course.parts) and 07 loads them in
+    strict mode, which fails for any part not saved; so 07 passing proves that the model it trains
+    is made entirely of solution code from this very run, not of files left by an earlier one.
+    """
+    first = SOLUTIONS / "03_multi_head_attention.ipynb"
+    if any(Path(str(item.fspath)).resolve() == first for item in session.items):
+        shutil.rmtree(SOLUTIONS / "my_parts", ignore_errors=True)

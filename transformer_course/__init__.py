@@ -10,6 +10,7 @@ layer, stacks, the full ``Transformer``: 06).
 Task code, in the subpackage ``task``: the number-words data, training, decoding and attention maps
 of the translator that notebook 07 trains.
 ``checks``: the exercise checks (the teacher's feedback), apart from the model code.
+``parts``: how the learner's parts travel: saved to ``my_parts/`` when their check passes, loaded by later notebooks.
 Authoring tools (the notebook builder, the benchmark, the diagram scripts) are not in the package:
 they live in the repository's ``tools/``.
 
@@ -48,6 +49,7 @@ from .task.number_words import (DE_VOCAB, EN_VOCAB, Vocab, batch_iterator, engli
 from .task.decoding import beam_search, exact_match, greedy_decode, translate
 from .task.interpret import attention_maps
 from .task.training import CapstoneConfig, History, label_smoothing_loss, noam_lr, train, train_capstone, train_step
+from . import parts
 
 __all__ = [
     "get_device", "seed_everything", "ModelConfig",
@@ -62,5 +64,5 @@ __all__ = [
     "make_batch", "batch_iterator",
     "greedy_decode", "beam_search", "translate", "exact_match",
     "label_smoothing_loss", "noam_lr", "train_step", "train", "History", "CapstoneConfig", "train_capstone",
-    "attention_maps",
+    "attention_maps", "parts",
 ]

@@ -294,6 +294,14 @@ class MultiHeadAttention(nn.Module):
 MultiHeadAttention = checks.multihead.check_multi_head_attention(MultiHeadAttention)
 
 # %% [markdown]
+# **Your parts travel.** A check that passes saves your code in `my_parts/`
+# next to this notebook (here `split_heads.py`, `merge_heads.py` and
+# `MultiHeadAttention.py`): notebooks 05 and 06 build their layers on your
+# multi-head attention, and notebook 07 trains a translator made of your
+# parts. A wrong answer or a stub removes the file, and the reference takes
+# its place; delete `my_parts/` to start over.
+
+# %% [markdown]
 # ### Why $\sqrt{d_k}$ and not $\sqrt{d_\text{model}}$?
 #
 # Notebook 02 showed why scores are divided at all: a dot product of two

@@ -95,7 +95,14 @@ from torch import nn
 import transformer_course as tc
 from transformer_course import checks
 
-MultiHeadAttention = tc.MultiHeadAttention  # notebook 03's layer, the reference version
+# %% [markdown]
+# Your parts travel: when a check passes, your code is saved in `my_parts/`,
+# and `tc.parts.load` brings it back in a later notebook, with the reference
+# standing in for a part not done. So the encoder layer below is built on
+# *your* multi-head attention from notebook 03; the table says whose it is.
+
+# %% tags=["nbval-ignore-output"]
+MultiHeadAttention = tc.parts.load("MultiHeadAttention").MultiHeadAttention  # yours from notebook 03, if it passed
 
 # %% tags=["nbval-ignore-output"]
 device = tc.get_device()

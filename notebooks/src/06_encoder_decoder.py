@@ -96,9 +96,16 @@ from torch import nn
 import transformer_course as tc
 from transformer_course import checks
 
-# reference versions of what notebooks 02-05 built
-MultiHeadAttention, FeedForward, SublayerConnection = tc.MultiHeadAttention, tc.FeedForward, tc.SublayerConnection
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2  # the ids of <pad>, <bos>, <eos>, as in the course's data (notebook 07)
+
+# %% [markdown]
+# Your parts travel: the decoder layer below is built on your multi-head
+# attention (notebook 03), feed-forward and sub-layer connection (notebook 05),
+# each one where its check passed, and the reference where it did not.
+
+# %% tags=["nbval-ignore-output"]
+parts = tc.parts.load("MultiHeadAttention", "FeedForward", "SublayerConnection")
+MultiHeadAttention, FeedForward, SublayerConnection = parts.MultiHeadAttention, parts.FeedForward, parts.SublayerConnection
 
 # %% tags=["nbval-ignore-output"]
 device = tc.get_device()

@@ -15,11 +15,11 @@
 # words into German and learns to reorder them, which its cross-attention maps
 # show.**
 #
-# Everything so far was a part. Here the parts become a translator: we write
-# the loss and the training step, train the whole model in about half a minute,
-# write the two ways to translate with it (greedy decoding and beam search),
-# measure it on numbers it has never seen, and finally look inside to see *how*
-# it reorders words.
+# Everything so far was a part. Here your parts become a translator: we
+# assemble them into one model, write the loss and the training step, train
+# the whole model in about half a minute, write the two ways to translate
+# with it (greedy decoding and beam search), measure it on numbers it has
+# never seen, and finally look inside to see *how* it reorders words.
 
 # %% [markdown] tags=["exercise_only"]
 # *This is the exercise notebook. The same notebook with every exercise filled
@@ -60,6 +60,7 @@
 # ## Setup
 
 # %%
+import math
 import time
 
 import ipywidgets as widgets
@@ -76,6 +77,17 @@ from transformer_course.task.interpret import attention_maps
 from transformer_course.task.number_words import BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID
 
 PAD, BOS, EOS = PAD_ID, BOS_ID, EOS_ID  # 0, 1, 2 in both vocabularies
+
+# %% [markdown]
+# The model you train here is made of **your parts**: each one whose check
+# passed in notebooks 03-06 was saved in `my_parts/`, and `tc.parts.load`
+# brings it back (the reference stands in for a part not done). The stacks
+# below are made of your encoder and decoder layers; the table printed just
+# before training says which parts are yours.
+
+# %%
+parts = tc.parts.load("SinusoidalPositionalEncoding", "Encoder", "Decoder", quiet=True)
+SinusoidalPositionalEncoding, Encoder, Decoder = parts.SinusoidalPositionalEncoding, parts.Encoder, parts.Decoder
 
 # %% tags=["nbval-ignore-output"]
 device = tc.get_device()
@@ -346,6 +358,127 @@ plt.show()
 # squeezed and scaled.
 
 # %% [markdown]
+# ## The model: your parts, assembled
+#
+# Everything the translator is made of, you have written: multi-head
+# attention (03), the positional encoding (04), LayerNorm, feed-forward and
+# the encoder layer (05), the decoder layer (06). What is left is to put them
+# together. The model's size is a `tc.ModelConfig`:
+
+# %%
+model_config = tc.ModelConfig(
+    src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB),  # English in, German out
+    d_model=config.d_model, n_heads=config.n_heads, n_layers=config.n_layers, d_ff=config.d_ff,
+    dropout=config.dropout, norm_first=config.norm_first,
+    max_len=MAX_TGT_LEN + 3,  # the positional encoding covers the longest sentence
+)
+print(model_config)
+
+# %% [markdown]
+# The whole model, from token ids to logits:
+#
+# $$\texttt{memory} = \mathrm{Encoder}\big(\mathrm{PE}(E_\text{src}[\texttt{src}] \cdot \sqrt{d_\text{model}}),\ \texttt{src\_mask}\big)$$
+# $$\texttt{logits} = \mathrm{Decoder}\big(\mathrm{PE}(E_\text{tgt}[\texttt{tgt}] \cdot \sqrt{d_\text{model}}),\ \texttt{memory},\ \texttt{src\_mask},\ \texttt{tgt\_mask}\big)\, W_U$$
+#
+# - **Two embeddings**, `src_embed` and `tgt_embed`: English and German have
+#   different vocabularies, so each side has its own table.
+# - **Times $\sqrt{d_\text{model}}$**: the paper multiplies the embeddings
+#   by $\sqrt{d_\text{model}}$ without saying why; a common reading is that
+#   it lifts small initial embedding weights to the scale of the positional
+#   encoding (values in $[-1, 1]$), so that the positions do not drown the
+#   words. (`tc.Transformer` hides this inside its `tc.Embedding`; here you
+#   write it.)
+# - **One positional encoding**, `pos_encoding`, added on **both** sides: the
+#   decoder needs to know the order of what it has written as much as the
+#   encoder needs the order of the source.
+# - **The masks**: `src_mask` (padding of the source) goes to the encoder and
+#   to the decoder's cross-attention; `tgt_mask` (causal and padding) to the
+#   decoder's self-attention. `Decoder` takes them in the order
+#   `(x, memory, src_mask, tgt_mask)`.
+# - **The unembedding** `unembed`, $W_U$: `nn.Linear(d_model, vocab_size)`,
+#   from the decoder's last states to next-token logits.
+#
+# Training and decoding use three methods: `encode(src, src_mask)` once per
+# source, `decode(tgt, memory, src_mask, tgt_mask)` at every step, and
+# `forward`, which is both.
+
+# %% [markdown]
+# ### Exercise 3 · ★★☆ · about 12 minutes: assemble the transformer
+#
+# Fill in `__init__` with the six parts, named `src_embed`, `tgt_embed`
+# (`nn.Embedding`), `pos_encoding` (`SinusoidalPositionalEncoding(d_model,
+# config.max_len, config.dropout)`), `encoder` (`Encoder(config.n_layers,
+# ...)`), `decoder` (`Decoder(config.decoder_layers, ...)`) and `unembed`, in
+# that order (the reference's order, so a seed gives both the same initial
+# weights); then `encode` and `decode`. `Encoder`, `Decoder` and
+# `SinusoidalPositionalEncoding` are the ones loaded in the setup, made of
+# your parts.
+#
+# <details><summary>Hint</summary>
+#
+# Both stacks take the same keyword arguments: `d_model`, `n_heads`, `d_ff`,
+# `dropout`, `norm_first`, `activation`, `final_norm`, all from `config`;
+# write them once in a dict and pass `**stack`. The source vocabulary is
+# `config.source_vocab_size`, the target's `config.vocab_size`.
+#
+# </details>
+#
+# <details><summary>Second hint</summary>
+#
+# `encode`: `x = self.src_embed(src) * math.sqrt(self.config.d_model)`, then
+# `self.encoder(self.pos_encoding(x), src_mask)`. `decode` is the same with
+# `tgt_embed` and `self.decoder(..., memory, src_mask, tgt_mask)`, followed by
+# `self.unembed`.
+#
+# </details>
+
+# %%
+class Transformer(nn.Module):
+    """The encoder-decoder made of your parts: src (B, S), tgt (B, T) ids and masks -> logits (B, T, vocab_size)."""
+
+    def __init__(self, config: tc.ModelConfig):
+        super().__init__()
+        self.config = config
+        ### BEGIN SOLUTION
+        d_model = config.d_model
+        self.src_embed = nn.Embedding(config.source_vocab_size, d_model)  # English ids -> vectors
+        self.tgt_embed = nn.Embedding(config.vocab_size, d_model)  # German ids -> vectors
+        self.pos_encoding = SinusoidalPositionalEncoding(d_model, config.max_len, config.dropout)
+        stack = dict(d_model=d_model, n_heads=config.n_heads, d_ff=config.d_ff, dropout=config.dropout,
+                     norm_first=config.norm_first, activation=config.activation, final_norm=config.final_norm)
+        self.encoder = Encoder(config.n_layers, **stack)
+        self.decoder = Decoder(config.decoder_layers, **stack)
+        self.unembed = nn.Linear(d_model, config.vocab_size)  # W_U: d_model -> next-token logits
+        ### END SOLUTION
+        for p in self.parameters():  # the reference's initial weights (Xavier-uniform for every matrix)
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """src (B, S) ids -> memory (B, S, d_model)."""
+        ### BEGIN SOLUTION
+        x = self.src_embed(src) * math.sqrt(self.config.d_model)  # (B, S, d_model)
+        return self.encoder(self.pos_encoding(x), src_mask)  # (B, S, d_model)
+        ### END SOLUTION
+
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
+               tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """tgt (B, T) ids, memory (B, S, d_model) -> next-token logits (B, T, vocab_size)."""
+        ### BEGIN SOLUTION
+        x = self.tgt_embed(tgt) * math.sqrt(self.config.d_model)  # (B, T, d_model)
+        x = self.decoder(self.pos_encoding(x), memory, src_mask, tgt_mask)  # (B, T, d_model)
+        return self.unembed(x)  # (B, T, vocab_size)
+        ### END SOLUTION
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
+        """Encode the source once, decode the whole target: logits (B, T, vocab_size)."""
+        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
+
+
+# %%
+Transformer = checks.model.check_transformer(Transformer)
+
+# %% [markdown]
 # ## Training
 #
 # The model (`tc.CapstoneConfig()`): `d_model=64`, 4 heads, 2 encoder and 2
@@ -354,10 +487,15 @@ plt.show()
 # `train_step` per batch (yours, if you did exercise 2), and every 200 steps
 # the exact match on the 500 validation numbers. A time budget stops it early
 # on a slow machine.
+#
+# First, the model: `tc.parts.load("Transformer")` gives your `Transformer`
+# if its check passed (the reference assembly if not), built on your parts,
+# and prints which parts are yours and which are the reference.
 
-# %%
+# %% tags=["nbval-ignore-output"]
+parts = tc.parts.load("Transformer")
 torch.manual_seed(config.seed)
-model = config.make_model().to(device)
+model = parts.Transformer(model_config).to(device)
 optimizer, scheduler = config.make_optimizer(model)
 batches = tc.batch_iterator(train_numbers, config.batch_size, seed=config.seed, epochs=None)
 print(f"{sum(p.numel() for p in model.parameters()):,d} parameters")
@@ -420,7 +558,7 @@ plt.show()
 # that a row holds at most `max_len` tokens, `<bos>` included).
 
 # %% [markdown]
-# ### Exercise 3 · ★★☆ · about 10 minutes: greedy decoding for a batch
+# ### Exercise 4 · ★★☆ · about 10 minutes: greedy decoding for a batch
 #
 # Write `greedy_decode(model, src, max_len)`: source ids `(B, S)` → ids
 # `(B, L)`, each row `<bos>` ... `<eos>` followed by `<pad>`, `L <= max_len`.
@@ -512,7 +650,7 @@ print(f"test exact match, greedy: {sum(greedy_right) / len(test_numbers):.2%} "
 # `beam_width = 1` it is exactly greedy decoding.
 
 # %% [markdown]
-# ### Exercise 4 · ★★★ · about 20 minutes: beam search for one sentence
+# ### Exercise 5 · ★★★ · about 20 minutes: beam search for one sentence
 #
 # Write `beam_search(model, src, beam_width, max_len)` for **one** source
 # sentence: `src (1, S)` → ids `(1, L)`, `<bos>` ... `<eos>` (the best

@@ -39,6 +39,11 @@ def attention_maps(model: nn.Module, number: int) -> dict:
         model(src, tgt_in, padding_mask(src, PAD_ID), target_mask(tgt_in, PAD_ID))
 
     def stack(attentions) -> torch.Tensor:
+        attentions = list(attentions)
+        if any(getattr(a, "attn_weights", None) is None for a in attentions):
+            raise ValueError("the attention maps need every MultiHeadAttention to keep the weights of its last "
+                             "call in self.attn_weights (B, n_heads, q_len, k_len), as notebook 03's asks; "
+                             f"this model's {type(attentions[0]).__name__} does not")
         return torch.stack([a.attn_weights[0].float().cpu() for a in attentions])  # (layers, heads, q, k)
 
     return {
