@@ -158,3 +158,21 @@ def test_gpt_translate_with_and_without_cache_agree():
     model = _gpt(vocab_size=len(lm_data.LM_VOCAB), max_len=lm_data.MAX_LM_LEN + 2)
     numbers = [3, 21, 345, 1234, 56_789]
     assert lm_training.gpt_translate(model, numbers) == lm_training.gpt_translate(model, numbers, use_cache=False)
+
+
+def test_kv_benchmark_runs_and_its_formula_matches(capsys):
+    from tools import bench_kv
+
+    speedups = bench_kv.run(lengths=(4, 8), repeats=1)
+    assert set(speedups) == {4, 8} and all(s > 0 for s in speedups.values())
+    assert "same tokens: yes" in capsys.readouterr().out
+    formula, measured = bench_kv.cache_bytes(bench_kv.make_model(max_len=64), batch=2, tokens=10)
+    assert formula == measured == 2 * 4 * 4 * 64 * 10 * 4 * 2
+
+
+def test_kv_benchmark_last_line(monkeypatch, capsys):
+    from tools import bench_kv
+
+    monkeypatch.setattr(bench_kv, "run", lambda lengths, repeats, threads: {n: 6.5 for n in lengths})
+    bench_kv.main(["--new", "64"])
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "kv-cache speed-up at 256 new tokens: 6.50x"
