@@ -202,6 +202,7 @@ CACHED_MISTAKES = {
     "positions restart at 0": _cached(positions_from_zero=True),
     "the mask still hides cached keys": _cached(mask="top_left"),
     "the cache does not grow": _cached(fresh_cache=True),
+    "no causal mask: reading several new tokens": _cached(mask="none"),
 }
 
 

@@ -277,7 +277,7 @@ def cached_variant(model: ref.GPT, tokens: torch.Tensor, cache: ref.KVCache, pos
         cache = ref.KVCache(len(model.blocks))
     past, new = cache.length, tokens.shape[1]
     x = model.add_positions(model.tok_embed(tokens), start=0 if positions_from_zero else past)
-    m = {"right": ref.causal_mask_after(past, new), "top_left": causal_mask(past + new)[:new]}[mask]
+    m = {"right": ref.causal_mask_after(past, new), "top_left": causal_mask(past + new)[:new], "none": None}[mask]
     for layer, block in enumerate(model.blocks):
         x = block.attn_sublayer(x, lambda y: ref.attend_with_cache(block.self_attn, y, cache, layer, m))
         x = block.ff_sublayer(x, block.feed_forward)
@@ -322,8 +322,11 @@ def _check_forward_with_cache(fn: Callable) -> None:
             pieces = list(prompt.split(chunks, dim=1))
             with torch.no_grad():
                 first = expect_tensor(fn(model, pieces[0].clone(), ref.KVCache(len(model.blocks))), "the logits")
+                no_mask = cached_variant(model, pieces[0], ref.KVCache(len(model.blocks)), mask="none")
                 expect_close(first, model(pieces[0]), f"the logits of the first {chunks[0]} prompt tokens "
-                             f"(empty cache)", atol=1e-4, axes=("batch", "seq_len", "vocab_size"))
+                             f"(empty cache)", atol=1e-4, axes=("batch", "seq_len", "vocab_size"),
+                             mistakes={"no causal mask: reading several new tokens at once, each must not see "
+                                       "the ones after it; use tc.causal_mask(past + L)[past:]": no_mask})
                 want_tokens, want_steps = _generate_uncached(model, prompt, n_new)
                 got_tokens, got_steps, cache = _generate_cached(fn, model, pieces, n_new)
                 variants = {
