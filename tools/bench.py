@@ -1,6 +1,6 @@
 """Benchmarks: our readable code against PyTorch's own modules, side by side in one run.
 
-    python -m tools.bench                 # both benchmarks
+    python -m tools.bench                 # every benchmark
     python -m tools.bench --only mha      # MultiHeadAttention vs torch.nn.MultiheadAttention
     python -m tools.bench --only capstone # training the capstone: ours vs torch.nn.Transformer
     python -m tools.bench --only kvcache  # generating with and without the KV cache (tools/bench_kv.py)
