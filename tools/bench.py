@@ -1,8 +1,9 @@
 """Benchmarks: our readable code against PyTorch's own modules, side by side in one run.
 
-    python -m tools.bench                 # both benchmarks
+    python -m tools.bench                 # every benchmark
     python -m tools.bench --only mha      # MultiHeadAttention vs torch.nn.MultiheadAttention
     python -m tools.bench --only capstone # training the capstone: ours vs torch.nn.Transformer
+    python -m tools.bench --only kvcache  # generating with and without the KV cache (tools/bench_kv.py)
 
 mha: forward + backward of both modules, identical weights and inputs, batch 32, length 128,
 d_model 256, 8 heads; median times and the ratio ours / PyTorch's.
@@ -209,7 +210,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--cpu-only", action="store_true")
-    parser.add_argument("--only", choices=["mha", "capstone"], help="run one benchmark only")
+    parser.add_argument("--only", choices=["mha", "capstone", "kvcache"], help="run one benchmark only")
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}")
     devices = [torch.device("cpu")]
@@ -220,6 +221,9 @@ def main(argv=None) -> None:
             report_mha(device, args.repeats)
         if args.only in (None, "capstone"):
             report_capstone(device)
+    if args.only in (None, "kvcache"):  # on the CPU; its last line is the speed-up at 256 new tokens
+        from tools import bench_kv
+        bench_kv.main([])
 
 
 if __name__ == "__main__":

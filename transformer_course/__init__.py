@@ -6,9 +6,10 @@ Model code, one module per idea, in the order the course teaches them (no module
 ``utils`` (device, seeds, input validation), ``config`` (``ModelConfig``, a model's size), ``masks``,
 ``residual`` (notebook 01), ``attention`` (02), ``multihead`` (03), ``positional`` (04), ``block``
 (LayerNorm, feed-forward, residual sub-layers, encoder layer: 05), ``encoder_decoder`` (decoder
-layer, stacks, the full ``Transformer``: 06).
+layer, stacks, the full ``Transformer``: 06), ``gpt`` (the decoder-only model, its KV cache, sampling: 09).
 Task code, in the subpackage ``task``: the number-words data, training, decoding and attention maps
-of the translator that notebook 07 trains.
+of the translator that notebook 07 trains, and the same task (plus counting) as one sequence for
+the GPT of notebook 09 (``lm_data``, ``lm_training``).
 ``checks``: the exercise checks (the teacher's feedback), apart from the model code.
 ``parts``: how the learner's parts travel: saved to ``my_parts/`` when their check passes, loaded by later notebooks.
 Authoring tools (the notebook builder, the benchmark, the diagram scripts) are not in the package:
@@ -44,6 +45,8 @@ from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from .block import EncoderLayer, FeedForward, LayerNorm, SublayerConnection
 from .encoder_decoder import (Decoder, DecoderLayer, Embedding, Encoder, Transformer, shift_right,
                               transformer_forward)
+from .gpt import (GPT, DecoderOnlyBlock, KVCache, attend_with_cache, causal_mask_after, count_parameters,
+                  forward_with_cache, generate, sample_next, top_k_filter, top_p_filter)
 from .task.number_words import (DE_VOCAB, EN_VOCAB, Vocab, batch_iterator, english_tokens, german,
                            german_tokens, make_batch, make_splits)
 from .task.decoding import beam_search, exact_match, greedy_decode, translate
@@ -60,6 +63,9 @@ __all__ = [
     "sinusoidal_encoding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
     "LayerNorm", "FeedForward", "SublayerConnection", "EncoderLayer",
     "DecoderLayer", "Encoder", "Decoder", "Embedding", "Transformer", "shift_right", "transformer_forward",
+    "DecoderOnlyBlock", "KVCache", "attend_with_cache", "causal_mask_after", "GPT", "forward_with_cache",
+    "count_parameters",
+    "top_k_filter", "top_p_filter", "sample_next", "generate",
     "Vocab", "EN_VOCAB", "DE_VOCAB", "english_tokens", "german_tokens", "german", "make_splits",
     "make_batch", "batch_iterator",
     "greedy_decode", "beam_search", "translate", "exact_match",
