@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 DEVICE_ENV_VAR = "TRANSFORMER_COURSE_DEVICE"
+THREADS_ENV_VAR = "TRANSFORMER_COURSE_THREADS"
 
 
 def get_device() -> torch.device:
@@ -31,6 +32,27 @@ def get_device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Choose how many CPU threads torch uses, once, in a notebook's setup; returns the number.
+
+    The course's models are tiny: a matrix product of a batch of 64 short
+    sentences by 64 x 64 weights takes microseconds, less than it costs to
+    split it over threads and wait for them. Measured on 2 cores with the
+    translator of notebook 07 (``tools/under_load.py --threads``): one thread
+    is as fast as two on a quiet machine, and many times faster when another
+    program keeps the cores busy, since every step then waits for the slowest
+    thread. So on the CPU the default is 1; ``$TRANSFORMER_COURSE_THREADS`` or
+    ``threads`` overrides it. On a GPU the CPU only feeds it, and 1 is fine too.
+    """
+    forced = os.environ.get(THREADS_ENV_VAR, "").strip()
+    if threads is None:
+        threads = int(forced) if forced else 1
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+    return threads
 
 
 def seed_everything(seed: int) -> None:
