@@ -201,8 +201,12 @@ def capstone_model() -> ModelConfig:
 class CapstoneConfig:
     """How to train the number translator: the model's size (a ModelConfig), the data, the optimisation.
 
-    Defaults measured in ``tools/capstone_settings.py`` (see notebook 07): 900 steps,
-    training numbers drawn by digit pattern (``p_zero``) rather than uniformly.
+    The defaults are measured by ``python -m tools.capstone_settings`` (notebook 07 shows the
+    figures): drawing the training numbers by digit pattern (``p_zero=0.4``) rather than
+    uniformly (0.1) is what makes the model right on whole families of numbers (round
+    thousands, n,001, 0..999), not only on a uniform test set. The schedule, measured
+    earlier after 600 steps: the paper's own (warm-up 4000) reaches 17 % exact match, its
+    formula with warm-up 60 (peak 0.016) 96.7 %, this one (peak 5e-3) 99.85 %.
     """
 
     model: ModelConfig = field(default_factory=capstone_model)
