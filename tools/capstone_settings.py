@@ -1,12 +1,14 @@
 """Which training settings make the number translator know the whole number system? Measured, not guessed.
 
-    python -m tools.capstone_settings                       # the default settings, seeds 0 1 2
-    python -m tools.capstone_settings --p-zero 0.1 0.4      # uniform sampling vs by digit pattern
-    python -m tools.capstone_settings --set max_steps=600 --set lr=0.008 --seeds 0
+    python -m tools.capstone_settings                      # the default settings, seeds 0 1 2
+    python -m tools.capstone_settings "p_zero=0.1 schedule=noam" "p_zero=0.4 schedule=noam" ""
+    python -m tools.capstone_settings "max_steps=600" --seeds 0
 
-Each run trains `train_capstone` (one CPU thread) and prints one line: the settings, training seconds,
-and the exact match on every family of `number_families` and on the uniform test numbers. Notebook 07
-quotes the table this prints; rerun it to check.
+Each argument is one setting to measure: CapstoneConfig fields to change (NAME=VALUE, space-separated;
+"" = the defaults). Each run trains `train_capstone` on the CPU (one thread) and prints one JSON line:
+the changes, the seed, training seconds, and the exact match (greedy) on every family of
+`number_families` and on the uniform test numbers. At the end a Markdown table: per family and
+setting, the lowest and highest exact match over the seeds. Notebook 07 quotes that table.
 """
 
 from __future__ import annotations
@@ -39,22 +41,44 @@ def parse_value(text: str):
         return text
 
 
+def parse_setting(text: str) -> dict:
+    """'p_zero=0.1 schedule=noam' -> {'p_zero': 0.1, 'schedule': 'noam'}."""
+    return {name: parse_value(value) for name, value in (item.split("=", 1) for item in text.split())}
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    """A Markdown table: one row per family, one column per setting, 'lowest - highest' over the seeds."""
+    settings = list(results)
+    families = [k for k in results[settings[0]][0] if k not in ("seconds", "steps")]
+    lines = ["| family | " + " | ".join(s or "defaults" for s in settings) + " |", "|---" * (len(settings) + 1) + "|"]
+    for family in families + ["seconds"]:
+        cells = []
+        for setting in settings:
+            values = [run[family] for run in results[setting]]
+            fmt = (lambda v: f"{v:.0f}") if family == "seconds" else (lambda v: f"{v:.1%}")
+            cells.append(fmt(min(values)) if min(values) == max(values) else f"{fmt(min(values))} - {fmt(max(values))}")
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("settings", nargs="*", default=[""], help='e.g. "p_zero=0.1 schedule=noam"; "" = defaults')
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--p-zero", type=float, nargs="+", default=[None], help="digit-zero probabilities to compare")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another CapstoneConfig field")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    changes = dict(item.split("=", 1) for item in args.set)
-    changes = {name: parse_value(value) for name, value in changes.items()}
-    for p_zero in args.p_zero:
+    results = {}
+    for setting in args.settings:
+        results[setting] = []
         for seed in args.seeds:
-            config = dataclasses.replace(CapstoneConfig(), seed=seed, **changes,
-                                         **({} if p_zero is None else {"p_zero": p_zero}))
+            config = dataclasses.replace(CapstoneConfig(), seed=seed, **parse_setting(setting))
             result = measure(config)
-            print(json.dumps({"p_zero": config.p_zero, "seed": seed, **changes, **result}), flush=True)
+            results[setting].append(result)
+            print(json.dumps({"setting": setting, "seed": seed, **result}), flush=True)
+    print(f"\nexact match (greedy), lowest - highest over seeds {', '.join(map(str, args.seeds))}; "
+          f"training seconds with {args.threads} thread(s):\n")
+    print(table(results))
 
 
 if __name__ == "__main__":
