@@ -150,7 +150,7 @@ def train(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
     last_step = first_step + max_steps - 1
     start = time.perf_counter() - history.seconds
     bar = tqdm(total=max_steps, disable=not progress, desc="training", unit="step", file=sys.stdout,
-               mininterval=1.0, dynamic_ncols=False, ncols=100)
+               mininterval=2.0, ncols=100)
     history.stopped_because = "max_steps"
     batches = iter(batches)
     smoothed = None
