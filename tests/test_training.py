@@ -193,3 +193,17 @@ def test_progress_bar_ends_in_its_finished_state(capsys):
     train(model, batch_iterator(list(range(500)), 16, epochs=None), optimizer, max_steps=3, progress=True)
     out = capsys.readouterr().out
     assert "3/3" in out.split("\r")[-1], out  # the last thing written is the finished bar
+
+
+def test_set_threads_defaults_to_one_and_can_be_overridden(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("TRANSFORMER_COURSE_THREADS", raising=False)
+        assert tc.set_threads() == 1 == torch.get_num_threads()
+        monkeypatch.setenv("TRANSFORMER_COURSE_THREADS", "2")
+        assert tc.set_threads() == 2 == torch.get_num_threads()
+        assert tc.set_threads(1) == 1
+        with pytest.raises(ValueError, match="at least 1"):
+            tc.set_threads(0)
+    finally:
+        torch.set_num_threads(before)

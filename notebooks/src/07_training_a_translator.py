@@ -413,9 +413,16 @@ print(f"{sum(p.numel() for p in model.parameters()):,d} parameters")
 # The run is bounded by **steps**, not by the clock: with the same seed it
 # gives the same model on a fast GPU, on a slow laptop, and on a laptop busy
 # with something else, only sooner or later. (`tc.train` can also stop on a
-# time budget or a target accuracy, if you ask it to; we do not.) On two CPU
-# cores the next cell takes about 40 seconds, on a GPU a few. Its progress bar
-# and timings differ from run to run.
+# time budget or a target accuracy, if you ask it to; we do not.) On two quiet
+# CPU cores the next cell takes about 40 seconds, on a GPU a few. Its progress
+# bar and timings differ from run to run.
+#
+# Why one CPU thread (`tc.set_threads()` in the setup)? Our matrices are tiny,
+# so splitting each product over two threads saves little, and when another
+# program holds a core, every step waits for the slower thread. Measured by
+# `python -m tools.under_load --threads` on a shared 2-core machine that
+# other programs kept busy: one thread 90 ms per training step, two threads
+# 1,200 ms; with two more busy processes beside it, 410 ms against 4,600 ms.
 
 # %% tags=["nbval-ignore-output"]
 history = tc.train(model, batches, optimizer, scheduler, max_steps=config.max_steps,
