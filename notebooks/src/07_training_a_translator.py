@@ -16,7 +16,7 @@
 # show.**
 #
 # Everything so far was a part. Here the parts become a translator: we write
-# the loss and the training step, train the whole model in about half a minute,
+# the loss and the training step, train the whole model in under a minute,
 # write the two ways to translate with it (greedy decoding and beam search),
 # measure it on numbers it has never seen, and finally look inside to see *how*
 # it reorders words.
