@@ -329,7 +329,7 @@ train_step = checks.training.check_train_step(train_step)
 # rate. So we scale its warm-up to a short run (60 steps, up to a peak of
 # $5 \cdot 10^{-3}$), and since we know where the run ends, we let the rate
 # fall along a half cosine to zero at the last step instead of the paper's
-# slow $1/\sqrt{\texttt{step}}$ tail, which would still be at a third of its
+# slow $1/\sqrt{\texttt{step}}$ tail, which would still be at a quarter of its
 # peak at step 900. The last steps, at a tiny rate, settle the weights.
 # Measured on this task (`tc.CapstoneConfig`'s notes): after 600 steps the
 # paper's own schedule reaches 17 % exact match, its formula with warm-up 60
