@@ -125,12 +125,13 @@ print(DE_VOCAB)
 #
 # **Training numbers by digit pattern.** Each training number is drawn digit
 # by digit: a digit is 0 with probability `p_zero` = 0.4, otherwise one of 1
-# to 9 (`p_zero` = 0.1 would be the uniform distribution). So about one
-# training number in 16 is below 1000, one in 16 a round thousand: the
-# patterns a uniform draw almost never makes. Every number below 1000 is in
-# training besides (they are the building blocks), and a drawn number is
-# thrown away if it is a validation, test or family number. Each of the
-# 900 steps gets 64 fresh draws.
+# to 9 (`p_zero` = 0.1 would be the uniform distribution). So a draw is
+# below 1000 with probability $0.4^3$, one in 16, and as often a round
+# thousand: patterns a uniform draw makes once in 1000. Every number below
+# 1000 is in training besides (they are the building blocks), and a drawn
+# number is thrown away if it is a validation, test or family number (which
+# makes round thousands a little rarer; the cell below counts them). Each
+# of the 900 steps gets 64 fresh draws.
 
 # %%
 config = tc.CapstoneConfig()
