@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 import transformer_course as tc
-from transformer_course.task.decoding import EvalMode, beam_search, exact_match, greedy_decode, translate
+from transformer_course.task.decoding import (EvalMode, beam_search, exact_match, family_exact_match, greedy_decode,
+                                              translate)
 from transformer_course.task.number_words import (BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID,
                                              batch_iterator, german_tokens, make_batch)
 from transformer_course.task.training import noam_schedule, train_step
@@ -32,7 +33,7 @@ def sequence_log_prob(model, src, tgt, pad_id=PAD_ID):
 def small_model(seed):
     torch.manual_seed(seed)
     return tc.Transformer(tc.ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=32, n_heads=2, n_layers=1, d_ff=64,
-                          dropout=0.1, max_len=MAX_TGT_LEN + 3))
+                          dropout=0.1, max_len=MAX_TGT_LEN + 3))  # + 3: room for the padding test_sequence_log_prob adds
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,13 @@ def test_exact_match_and_translate(trained_model):
     assert translate(trained_model, NUMBERS, beam_width=2)  # runs
     with pytest.raises(ValueError):
         exact_match(trained_model, [])
+
+
+def test_family_exact_match_scores_each_family(trained_model):
+    families = {"small": [0, 1, 7, 21], "large": [70_000, 123_456, 999_999]}
+    scores = family_exact_match(trained_model, families)
+    assert list(scores) == ["small", "large"]
+    assert scores == {name: exact_match(trained_model, numbers) for name, numbers in families.items()}
 
 
 def test_sequence_log_prob_ignores_padding(random_model):

@@ -8,7 +8,8 @@ import torch
 
 from transformer_course.task.number_words import (
     BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_SRC_LEN, MAX_TGT_LEN, PAD_ID, Vocab, batch_iterator,
-    collate, english, english_tokens, german, german_tokens, make_batch, make_splits,
+    collate, english, english_tokens, german, german_tokens, make_batch, make_splits, number_families,
+    sample_number,
 )
 
 num2words = pytest.importorskip("num2words").num2words
@@ -150,12 +151,14 @@ def test_unknown_token_names_it():
 # -- splits --------------------------------------------------------------------------
 
 def test_splits_are_disjoint_sized_and_seeded():
-    train, val, test = make_splits(5000, 500, 700, seed=3)
+    held_out = {5000, 123_456}
+    train, val, test = make_splits(5000, 500, 700, seed=3, held_out=held_out)
     assert (len(train), len(val), len(test)) == (5000, 500, 700)
-    assert len(set(train)) == 5000 and len(set(val)) == 500 and len(set(test)) == 700
+    assert len(set(val)) == 500 and len(set(test)) == 700
     assert not set(train) & set(val) and not set(train) & set(test) and not set(val) & set(test)
+    assert not set(train) & held_out
     assert all(0 <= n <= 999_999 for n in train + val + test)
-    assert make_splits(5000, 500, 700, seed=3) == (train, val, test)
+    assert make_splits(5000, 500, 700, seed=3, held_out=held_out) == (train, val, test)
     assert make_splits(5000, 500, 700, seed=4)[2] != test
 
 
@@ -165,8 +168,39 @@ def test_training_set_holds_every_small_number():
     assert min(val + test) >= 1000
     with pytest.raises(ValueError, match="n_small"):
         make_splits(500, 10, 10, seed=0)
-    with pytest.raises(ValueError, match="only"):
+    with pytest.raises(ValueError, match="half"):
         make_splits(1000, 10, 10, seed=0, max_number=1009)
+
+
+def test_sample_number_by_digit_pattern():
+    rng = random.Random(0)
+    uniform = [sample_number(rng, 0.1) for _ in range(20_000)]
+    zeros = [sample_number(rng, 0.4) for _ in range(20_000)]
+    assert all(0 <= n <= 999_999 for n in uniform + zeros)
+    # p_zero = 0.1: each digit uniform, so one number in 1000 is below 1000; 0.4: 0.4 ** 3 = 6.4 %
+    assert sum(n < 1000 for n in uniform) / 20_000 < 0.003
+    assert 0.055 < sum(n < 1000 for n in zeros) / 20_000 < 0.075
+    assert 0.055 < sum(n % 1000 == 0 for n in zeros) / 20_000 < 0.075
+    first_digits = [n // 100_000 for n in uniform]
+    assert all(0.08 < first_digits.count(d) / 20_000 < 0.12 for d in range(10))
+
+
+def test_number_families_are_what_they_say_and_seeded():
+    families = number_families(seed=0, size=50)
+    assert families == number_families(seed=0, size=50) and families != number_families(seed=1, size=50)
+    assert families["0..999"] == list(range(1000))
+    assert families["n00,000"] == [100_000 * k for k in range(1, 10)]
+    for name, numbers in families.items():
+        assert numbers == sorted(set(numbers)) and all(0 <= n <= 999_999 for n in numbers), name
+        assert len(numbers) == (1000 if name == "0..999" else 9 if name == "n00,000" else 50), name
+        if name != "0..999":
+            assert min(numbers) >= 1000, name
+    assert all(n % 1000 == 0 for n in families["n,000"])
+    assert all(n % 1000 == 1 for n in families["n,001"])
+    assert all(2 <= n % 1000 <= 99 for n in families["n,002..n,099"])
+    assert all(str(n).count("0") >= 3 for n in families["three or more 0 digits"])
+    assert all(n % 100 in (1, 21, 31, 41, 51, 61, 71, 81, 91) or 10 <= n % 100 <= 19
+               for n in families["ending in 01, 1x or x1"])
 
 
 # -- batches -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 def tiny_model(seed=0, dropout=0.0):
     torch.manual_seed(seed)
     return tc.Transformer(tc.ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=32, n_heads=2, n_layers=1, d_ff=64,
-                          dropout=dropout, max_len=MAX_TGT_LEN + 3))
+                          dropout=dropout, max_len=MAX_TGT_LEN))
 
 
 # -- the loss ------------------------------------------------------------------------
@@ -108,22 +108,62 @@ def test_train_records_history_and_stops_on_time_or_accuracy():
     history = train(model, batches, optimizer, max_steps=10, progress=False, history=history)
     assert history.steps[-1] == 35 and len(history.losses) == 35   # continued
 
-    stopped = train(model, batches, optimizer, max_steps=1000, time_budget_s=0.0, progress=False)
+    stopped = train(model, batches, optimizer, max_steps=1000, time_budget_s=0.0, val_numbers=[1, 2],
+                    progress=False)
     assert stopped.stopped_because == "time_budget" and len(stopped.steps) == 1
+    assert stopped.eval_steps == [1] and len(stopped.val_accuracies) == 1  # still evaluated where it stopped
 
     target = train(model, batches, optimizer, max_steps=1000, val_numbers=[1], eval_every=5,
                    target_accuracy=0.0, progress=False)
     assert target.stopped_because == "target_accuracy" and target.steps[-1] == 5
 
 
+class Wrapped(torch.nn.Module):
+    """Not a tc.Transformer, but with its interface: what a learner's own assembly looks like to train()."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def encode(self, src, src_mask=None):
+        return self.inner.encode(src, src_mask)
+
+    def decode(self, tgt, memory, src_mask=None, tgt_mask=None):
+        return self.inner.decode(tgt, memory, src_mask, tgt_mask)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None):
+        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
+
+
+def test_train_takes_any_module_with_the_interface_and_a_step_function():
+    model = Wrapped(tiny_model())
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    calls = []
+
+    def my_step(model, batch, optimizer, scheduler=None, smoothing=0.1, clip_norm=1.0):
+        calls.append(batch[0].shape[0])
+        return train_step(model, batch, optimizer, scheduler, smoothing, clip_norm=clip_norm)
+
+    history = train(model, batch_iterator(list(range(500)), 16, epochs=None), optimizer, max_steps=4,
+                    val_numbers=[5, 21], eval_every=2, progress=False, step_fn=my_step)
+    assert calls == [16] * 4 and history.eval_steps == [2, 4]
+
+
+def small_config(**changes):
+    return CapstoneConfig(model=tc.ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=32,
+                                               n_heads=2, n_layers=1, d_ff=64, max_len=MAX_TGT_LEN),
+                          n_val=20, n_test=30, family_size=10, batch_size=32, max_steps=5, eval_every=5, **changes)
+
+
 def test_capstone_config_builds_and_trains():
-    config = CapstoneConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, n_train=1500, n_val=20, n_test=30,
-                            batch_size=32, max_steps=5, eval_every=5)
+    config = small_config()
     model, history, splits = train_capstone(config, progress=False)
-    assert isinstance(model, tc.Transformer)
-    assert len(history.steps) == 5 and history.eval_steps == [5]
-    assert [len(splits[k]) for k in ("train", "val", "test")] == [1500, 20, 30]
+    assert isinstance(model, tc.Transformer) and model.config == config.model
+    assert len(history.steps) == 5 and history.eval_steps == [5] and history.stopped_because == "max_steps"
+    assert [len(splits[k]) for k in ("train", "val", "test")] == [1000, 20, 30]
     assert not set(splits["train"]) & set(splits["test"])
+    held_out = {n for name, numbers in config.families().items() if name != "0..999" for n in numbers}
+    assert not set(splits["train"]) & held_out and len(held_out) > 50
     for schedule in ("noam", "cosine"):
         optimizer, scheduler = CapstoneConfig(schedule=schedule, lr=4e-3, warmup=7).make_optimizer(model)
         rates = []
@@ -134,3 +174,36 @@ def test_capstone_config_builds_and_trains():
         assert rates[6] == pytest.approx(4e-3) == max(rates), f"{schedule}: the peak is lr, at step warmup"
     with pytest.raises(ValueError, match="schedule"):
         CapstoneConfig(schedule="linear").make_optimizer(model)
+
+
+def test_capstone_default_is_step_bounded_and_repeats():
+    assert CapstoneConfig().time_budget_s is None and CapstoneConfig().target_accuracy is None
+    assert CapstoneConfig().model.max_len == MAX_TGT_LEN
+    first = train_capstone(small_config(), progress=False)[1]
+    again = train_capstone(small_config(), progress=False)[1]
+    assert first.losses == again.losses and first.val_accuracies == again.val_accuracies
+    # the opt-in time budget still evaluates and reports
+    timed = train_capstone(small_config(time_budget_s=0.0), progress=False)[1]
+    assert timed.stopped_because == "time_budget" and timed.eval_steps == [1]
+
+
+def test_progress_bar_ends_in_its_finished_state(capsys):
+    model = tiny_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    train(model, batch_iterator(list(range(500)), 16, epochs=None), optimizer, max_steps=3, progress=True)
+    out = capsys.readouterr().out
+    assert "3/3" in out.split("\r")[-1], out  # the last thing written is the finished bar
+
+
+def test_set_threads_defaults_to_one_and_can_be_overridden(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("TRANSFORMER_COURSE_THREADS", raising=False)
+        assert tc.set_threads() == 1 == torch.get_num_threads()
+        monkeypatch.setenv("TRANSFORMER_COURSE_THREADS", "2")
+        assert tc.set_threads() == 2 == torch.get_num_threads()
+        assert tc.set_threads(1) == 1
+        with pytest.raises(ValueError, match="at least 1"):
+            tc.set_threads(0)
+    finally:
+        torch.set_num_threads(before)

@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import statistics
 import time
+import warnings
 
 import torch
 from torch import nn
@@ -32,9 +33,16 @@ from transformer_course.task.decoding import exact_match
 from transformer_course.encoder_decoder import Embedding
 from transformer_course.masks import causal_mask
 from transformer_course.multihead import MultiHeadAttention
-from transformer_course.task.number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, batch_iterator
+from transformer_course.task.number_words import batch_iterator
 from transformer_course.positional import SinusoidalPositionalEncoding
 from transformer_course.task.training import CapstoneConfig, train_step
+
+
+# torch.nn.Transformer's inference fast path (eval mode, with a padding mask) packs the batch into a
+# nested tensor and warns that their API is a prototype; with norm_first it warns that the fast path is
+# off. Notes on torch's internals, not on anything the reader did: kept out of the benchmark's output.
+warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors is in prototype stage")
+warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
 
 
 def _sync(device: torch.device) -> None:
@@ -144,10 +152,11 @@ def time_capstone(device: torch.device, config: CapstoneConfig, target: float = 
     `target` at an evaluation every `eval_every` steps, the seconds spent evaluating, and the test accuracy.
     """
     train_numbers, val_numbers, test_numbers = config.splits()
-    size = dict(d_model=config.d_model, n_heads=config.n_heads, n_layers=config.n_layers, d_ff=config.d_ff,
-                dropout=config.dropout, max_len=MAX_TGT_LEN + 3, norm_first=config.norm_first)
+    m = config.model
+    size = dict(d_model=m.d_model, n_heads=m.n_heads, n_layers=m.n_layers, d_ff=m.d_ff, dropout=m.dropout,
+                max_len=m.max_len, norm_first=m.norm_first)
     torch.manual_seed(config.seed)
-    theirs = TorchTransformer(len(EN_VOCAB), len(DE_VOCAB), **size)
+    theirs = TorchTransformer(m.source_vocab_size, m.vocab_size, **size)
     ours = same_weights_as(theirs, config.make_model())  # both start from the very same weights
     runs = {}
     for name, model in (("ours", ours), ("torch.nn.Transformer", theirs)):
@@ -182,10 +191,12 @@ def time_capstone(device: torch.device, config: CapstoneConfig, target: float = 
 
 def report_capstone(device: torch.device, seeds=(0, 1, 2), target: float = 0.99) -> None:
     config = CapstoneConfig()
-    print(f"\nCapstone: training to {target:.0%} exact match on {config.n_val} held-out validation numbers "
-          f"(checked every 25 steps), on {device} ({torch.get_num_threads()} threads); d_model {config.d_model}, "
-          f"{config.n_layers}+{config.n_layers} layers, batch {config.batch_size}; for each seed both models start "
-          f"from the same weights and see the same batches:")
+    m = config.model
+    print(f"\nCapstone, the course's settings (CapstoneConfig(): training numbers by digit pattern, p_zero "
+          f"{config.p_zero}, {config.max_steps} steps planned): training to {target:.0%} exact match on "
+          f"{config.n_val} held-out validation numbers (checked every 25 steps), on {device} "
+          f"({torch.get_num_threads()} threads); d_model {m.d_model}, {m.n_layers}+{m.n_layers} layers, batch "
+          f"{config.batch_size}; for each seed both models start from the same weights and see the same batches:")
     totals = {"ours": [0.0, 0], "torch.nn.Transformer": [0.0, 0]}
     for seed in seeds:
         runs = time_capstone(device, dataclasses.replace(config, seed=seed), target, eval_every=25)
@@ -211,7 +222,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--cpu-only", action="store_true")
     parser.add_argument("--only", choices=["mha", "capstone", "kvcache"], help="run one benchmark only")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1, as the notebooks)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}")
     devices = [torch.device("cpu")]
     if torch.cuda.is_available() and not args.cpu_only:

@@ -35,7 +35,7 @@ Special tokens: the strings ``<pad>``, ``<bos>``, ``<eos>``; their ids ``PAD_ID`
 The output layer: the unembedding ``W_U``, the module ``unembed`` (d_model -> vocab_size logits).
 """
 
-from .utils import get_device, seed_everything
+from .utils import get_device, seed_everything, set_threads
 from .config import ModelConfig
 from .masks import causal_mask, padding_mask, target_mask
 from .residual import DeepStack, ResidualBlock, gradient_norms, next_token_probs, softmax
@@ -48,14 +48,14 @@ from .encoder_decoder import (Decoder, DecoderLayer, Embedding, Encoder, Transfo
 from .gpt import (GPT, DecoderOnlyBlock, KVCache, attend_with_cache, causal_mask_after, count_parameters,
                   forward_with_cache, generate, sample_next, top_k_filter, top_p_filter)
 from .task.number_words import (DE_VOCAB, EN_VOCAB, Vocab, batch_iterator, english_tokens, german,
-                           german_tokens, make_batch, make_splits)
-from .task.decoding import beam_search, exact_match, greedy_decode, translate
+                           german_tokens, make_batch, make_splits, number_families)
+from .task.decoding import beam_search, exact_match, family_exact_match, greedy_decode, translate
 from .task.interpret import attention_maps
 from .task.training import CapstoneConfig, History, label_smoothing_loss, noam_lr, train, train_capstone, train_step
 from . import parts
 
 __all__ = [
-    "get_device", "seed_everything", "ModelConfig",
+    "get_device", "seed_everything", "set_threads", "ModelConfig",
     "causal_mask", "padding_mask", "target_mask",
     "softmax", "next_token_probs", "ResidualBlock", "DeepStack", "gradient_norms",
     "attention_scores", "masked_softmax", "scaled_dot_product_attention",
@@ -67,8 +67,8 @@ __all__ = [
     "count_parameters",
     "top_k_filter", "top_p_filter", "sample_next", "generate",
     "Vocab", "EN_VOCAB", "DE_VOCAB", "english_tokens", "german_tokens", "german", "make_splits",
-    "make_batch", "batch_iterator",
-    "greedy_decode", "beam_search", "translate", "exact_match",
+    "make_batch", "batch_iterator", "number_families",
+    "greedy_decode", "beam_search", "translate", "exact_match", "family_exact_match",
     "label_smoothing_loss", "noam_lr", "train_step", "train", "History", "CapstoneConfig", "train_capstone",
     "attention_maps", "parts",
 ]

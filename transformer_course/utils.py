@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 DEVICE_ENV_VAR = "TRANSFORMER_COURSE_DEVICE"
+THREADS_ENV_VAR = "TRANSFORMER_COURSE_THREADS"
 
 
 def get_device() -> torch.device:
@@ -31,6 +32,28 @@ def get_device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Choose how many CPU threads torch uses, once, in a notebook's setup; returns the number.
+
+    The course's models are tiny: a matrix product of a batch of 64 short
+    sentences by 64 x 64 weights takes microseconds, little more than it costs
+    to split it over threads and wait for them, and when another program holds
+    a core every step waits for the slower thread. Measured with notebook 07's
+    translator (``python -m tools.under_load --threads``) on a shared 2-core
+    machine that other programs kept busy: 90 ms per training step with one
+    thread, 1,200 ms with two; with two more busy processes, 410 against 4,600 ms.
+    So the default is 1; ``$TRANSFORMER_COURSE_THREADS`` or ``threads``
+    overrides it. On a GPU the CPU only feeds it, and 1 is fine there too.
+    """
+    forced = os.environ.get(THREADS_ENV_VAR, "").strip()
+    if threads is None:
+        threads = int(forced) if forced else 1
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+    return threads
 
 
 def seed_everything(seed: int) -> None:

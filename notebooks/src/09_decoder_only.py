@@ -326,10 +326,10 @@ STEPS = 200
 gpt_config = tc.ModelConfig(vocab_size=len(LM_VOCAB), d_model=64, n_heads=4, n_layers=4, d_ff=128, dropout=0.1,
                             max_len=lm_data.MAX_LM_LEN + 2, norm_first=True)
 lm_config = lm_training.LMTrainingConfig(batch_size=64, lr=5e-3, warmup=60, max_steps=STEPS, seed=0)
-ed_config = tc.CapstoneConfig(d_model=64, n_heads=4, n_layers=2, d_ff=128, dropout=0.1, norm_first=False,
-                              n_train=20_000, n_val=500, n_test=2000, data_seed=0, batch_size=64, lr=5e-3,
-                              schedule="noam", warmup=60, max_steps=STEPS, label_smoothing=0.0, clip_norm=1.0,
-                              seed=0, time_budget_s=None)
+ed_config = tc.CapstoneConfig(n_val=500, n_test=2000, data_seed=0, batch_size=64, lr=5e-3, schedule="noam", warmup=60,
+                              max_steps=STEPS, label_smoothing=0.0, clip_norm=1.0, seed=0)
+print(ed_config.model)  # 07's size: the same width as the GPT, 2 + 2 layers
+assert (ed_config.model.d_model, ed_config.model.n_heads, ed_config.model.d_ff) == (gpt_config.d_model, gpt_config.n_heads, gpt_config.d_ff)
 train_numbers, val_numbers, test_numbers = ed_config.splits()
 print(f"train {len(train_numbers):,}, test {len(test_numbers):,} numbers (notebook 07's split)")
 

@@ -158,3 +158,9 @@ def exact_match(model: nn.Module, numbers: Sequence[int], beam_width: int = 1, b
         raise ValueError("exact_match needs at least one number")
     predicted = translate(model, numbers, beam_width, batch_size)
     return sum(p == german_tokens(n) for p, n in zip(predicted, numbers)) / len(numbers)
+
+
+def family_exact_match(model: nn.Module, families: dict[str, Sequence[int]], beam_width: int = 1
+                       ) -> dict[str, float]:
+    """Exact match on each family of numbers, e.g. :func:`~transformer_course.task.number_words.number_families`."""
+    return {name: exact_match(model, numbers, beam_width) for name, numbers in families.items()}

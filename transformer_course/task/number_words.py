@@ -178,37 +178,82 @@ MAX_TGT_LEN = 11 + 2  # with <bos> and <eos>
 
 
 # --------------------------------------------------------------------------
-# Splits: which numbers to train on, validate on and test on
+# Which numbers to train on: sampling by digit pattern
 # --------------------------------------------------------------------------
 
-def make_splits(n_train: int, n_val: int, n_test: int, seed: int = 0,
-                max_number: int = MAX_NUMBER, n_small: int = 1000
-                ) -> tuple[list[int], list[int], list[int]]:
-    """Disjoint lists of numbers (train, val, test) from 0..max_number.
+def sample_number(rng: random.Random, p_zero: float = 0.1) -> int:
+    """One number in 0..999,999, its six digits drawn one by one: 0 with probability ``p_zero``, else 1..9.
 
-    The split is by *number*, so no test number is ever seen in training.
-    Every number below ``n_small`` goes to training: they are the building
-    blocks (each is also the tail or the head of many larger numbers), there
-    are few of them, and a uniform sample of 0..999,999 would hardly ever draw
-    them, so the model would rarely see a short sentence like "five" on its
-    own. Validation and test numbers are drawn uniformly from the rest.
+    ``p_zero=0.1`` is the uniform distribution over 0..999,999. A larger ``p_zero``
+    draws more of the numbers with zeros in them, which a uniform draw almost
+    never makes: with ``p_zero=0.4`` one draw in 16 is below 1000 (uniform: one in
+    1000), one in 16 is a round thousand n,000, one in 40 is n,00x.
+    """
+    number = 0
+    for _ in range(6):
+        number = 10 * number + (0 if rng.random() < p_zero else rng.randint(1, 9))
+    return number
+
+
+def number_families(seed: int = 0, size: int = 300) -> dict[str, list[int]]:
+    """Natural families of numbers to measure a translator on, each a sorted list; ``size`` of each at most.
+
+    "0..999" is all of them (the training numbers by design, see :func:`make_splits`);
+    every other family holds numbers >= 1000 that :func:`make_splits` keeps out of
+    training, so it measures generalisation. "uniform" is not here: it is the test split.
+    """
+    rng = random.Random(seed)
+
+    def some(candidates) -> list[int]:
+        candidates = sorted(set(candidates))
+        return sorted(rng.sample(candidates, min(size, len(candidates))))
+
+    def zeros(n: int) -> int:
+        return str(n).count("0")
+
+    return {
+        "0..999": list(range(1000)),
+        "n,000": some(n * 1000 for n in range(1, 1000)),
+        "n,001": some(n * 1000 + 1 for n in range(1, 1000)),
+        "n,002..n,099": some(n * 1000 + r for n in range(1, 1000) for r in range(2, 100)),
+        "n00,000": [n * 100_000 for n in range(1, 10)],
+        "three or more 0 digits": some(n for n in (rng.randrange(10_000, MAX_NUMBER + 1) for _ in range(200_000))
+                                       if zeros(n) >= 3 and n % 1000 not in (0, 1) and n % 100_000),
+        "ending in 01, 1x or x1": some(n for n in (rng.randrange(1000, MAX_NUMBER + 1) for _ in range(20_000))
+                                       if n % 100 in (1, 11, 21, 31, 41, 51, 61, 71, 81, 91) or 10 <= n % 100 <= 19),
+    }
+
+
+def make_splits(n_train: int, n_val: int, n_test: int, seed: int = 0, p_zero: float = 0.1,
+                max_number: int = MAX_NUMBER, n_small: int = 1000, held_out: Iterable[int] = ()
+                ) -> tuple[list[int], list[int], list[int]]:
+    """Lists of numbers (train, val, test) from 0..max_number; no val or test number is ever a training number.
+
+    Validation and test numbers are drawn uniformly from n_small..max_number.
+    Training gets every number below ``n_small`` once (they are the building
+    blocks: each is also the head or the tail of many larger numbers), then
+    ``n_train - n_small`` draws of :func:`sample_number` (``p_zero=0.1``: uniform)
+    that are not validation, test or ``held_out`` numbers. Draws may repeat, as in
+    a stream of examples; the list is shuffled.
     """
     if n_small > max_number + 1:
         raise ValueError(f"n_small={n_small} is more than the {max_number + 1} numbers available")
     if n_train < n_small:
         raise ValueError(f"n_train={n_train} must be at least n_small={n_small}: "
                          f"every number below n_small goes to training")
-    n_random = n_train - n_small + n_val + n_test
-    if n_random > max_number + 1 - n_small:
-        raise ValueError(f"asked for {n_train + n_val + n_test} numbers but 0..{max_number} "
-                         f"has only {max_number + 1}")
+    if n_val + n_test > (max_number + 1 - n_small) // 2:
+        raise ValueError(f"n_val + n_test = {n_val + n_test} is more than half of the "
+                         f"{max_number + 1 - n_small} numbers from {n_small} to {max_number}")
     rng = random.Random(seed)
-    drawn = rng.sample(range(n_small, max_number + 1), n_random)
-    n_extra = n_train - n_small
-    train = list(range(n_small)) + drawn[:n_extra]
+    drawn = rng.sample(range(n_small, max_number + 1), n_val + n_test)
+    val, test = drawn[:n_val], drawn[n_val:]
+    excluded = set(drawn) | set(held_out)
+    train = list(range(n_small))
+    while len(train) < n_train:
+        n = sample_number(rng, p_zero)
+        if n <= max_number and n not in excluded:
+            train.append(n)
     rng.shuffle(train)
-    val = drawn[n_extra:n_extra + n_val]
-    test = drawn[n_extra + n_val:]
     return train, val, test
 
 
