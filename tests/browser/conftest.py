@@ -2,8 +2,8 @@
 
 The browser test needs Playwright for Python (`requirements-dev.txt`) and a Chromium on the machine
 (Debian: `apt-get install chromium`). Without them it is skipped, with the reason; with
-TRANSFORMER_COURSE_BROWSER=required (set by `.ci/run`) a missing browser fails instead, and with
-TRANSFORMER_COURSE_BROWSER=off it is skipped on purpose.
+TRANSFORMER_COURSE_DEV_TOOLS=required (set by `.ci/run`) a missing browser fails instead.
+TRANSFORMER_COURSE_BROWSER=off skips it on purpose (a quicker local run).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools import require
 from labdriver import LabServer, find_chromium, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,11 +47,7 @@ def chromium_path() -> str:
     setting = os.environ.get(BROWSER_ENV_VAR, "").strip().lower()
     if setting in ("off", "0", "no", "false"):
         pytest.skip(f"{BROWSER_ENV_VAR}={setting}")
-    why = _missing()
-    if why and setting == "required":
-        pytest.fail(f"{BROWSER_ENV_VAR}=required, but {why}", pytrace=False)
-    if why:
-        pytest.skip(f"browser test skipped: {why}")
+    require(_missing())
     return find_chromium()
 
 
