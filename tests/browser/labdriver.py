@@ -214,12 +214,9 @@ _FIND_PANEL = """(path) => {
     return false;
 }"""
 
-_KERNEL_READY = """async () => {
-    const ctx = window.__panel.sessionContext;
-    await ctx.ready;
-    const kernel = ctx.session.kernel;
-    await kernel.info;
-    return kernel.status;
+_KERNEL_READY = """() => {
+    const kernel = window.__panel.sessionContext.session?.kernel;
+    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
 }"""
 
 _RUN_STATE = """() => {
@@ -263,7 +260,7 @@ _RAW_TEX = """() => {
     }
     const errors = [...window.__panel.node.querySelectorAll('mjx-merror')]
         .map(el => (el.getAttribute('data-mjx-error') || el.textContent).slice(0, 120));
-    return {raw: found, errors};
+    return {raw: found, errors, typeset: window.__panel.node.querySelectorAll('mjx-container').length};
 }"""
 
 # Mark the DOM node of each widget view among the cells' outputs (given as [cell index, output index],
@@ -337,7 +334,7 @@ class _NotebookRun:
         self.page.goto(self.server.url(f"lab/workspaces/{workspace}/tree/{self.name}?token={self.server.token}"))
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=timeout * 1000)
         self.page.wait_for_function(_FIND_PANEL, arg=self.name, timeout=timeout * 1000)
-        self.page.evaluate(_KERNEL_READY)
+        self.page.wait_for_function(_KERNEL_READY, timeout=timeout * 1000, polling=250)
 
     def run_all(self) -> None:
         """Run > Run All Cells, from the menu, as a learner would."""
@@ -398,11 +395,18 @@ class _NotebookRun:
                              else "Mermaid drew a syntax-error picture")
 
     def check_math(self, timeout: float = 20) -> None:
-        """No raw TeX on the page and no MathJax error, once MathJax has had time to typeset."""
+        """No raw TeX on the page and no MathJax error, once MathJax has finished typesetting.
+
+        MathJax typesets lazily; raw TeX counts once the number of typeset formulas has stopped
+        changing for three seconds (or after `timeout`).
+        """
         deadline = time.monotonic() + timeout
+        typeset, steady = -1, 0
         while True:
             found = self.page.evaluate(_RAW_TEX)
-            if not (found["raw"] or found["errors"]) or time.monotonic() > deadline:
+            steady = steady + 1 if found["typeset"] == typeset else 0
+            typeset = found["typeset"]
+            if not found["raw"] or steady >= 6 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         for text in found["raw"]:
@@ -489,10 +493,12 @@ class _NotebookRun:
         locator.screenshot(path=str(path))
         self.report.screenshots.append(path)
 
-    def shoot_notebook(self) -> None:
-        """The whole notebook as one tall picture, pasted together from viewport-sized views."""
+    def shoot_notebook(self, height: int = 2400) -> None:
+        """The whole notebook as one tall picture, pasted together from views `height` pixels tall."""
         from PIL import Image
 
+        self.page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        self.page.wait_for_timeout(300)
         scroller = self.page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first
         box = scroller.bounding_box()
         total, step = self.page.evaluate(
@@ -509,6 +515,7 @@ class _NotebookRun:
         path = self.shots / f"{Path(self.name).stem}.png"
         picture.save(path, optimize=True)
         self.report.screenshots.append(path)
+        self.page.set_viewport_size(VIEWPORT)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
