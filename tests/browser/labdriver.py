@@ -280,6 +280,7 @@ _CONTROLS = """(id) => {
     const selector = '.noUi-handle, select, input, textarea, button';
     area.querySelectorAll(selector).forEach((el, k) => {
         if (el.closest('.widget-output')) return;  // inside an explorer's drawing, not a control
+        if (el.disabled) return;
         el.setAttribute('data-bt-control', String(k));
         const box = el.closest('.widget-inline-hbox, .widget-inline-vbox, .jupyter-widgets');
         const label = box && box.querySelector('.widget-label') ? box.querySelector('.widget-label').textContent : '';
@@ -288,6 +289,9 @@ _CONTROLS = """(id) => {
                        value: el.value !== undefined ? String(el.value) : el.getAttribute('aria-valuenow'),
                        max: el.getAttribute('max') || el.getAttribute('aria-valuemax'),
                        options: el.tagName === 'SELECT' ? el.options.length : 0,
+                       // the chosen option of radio buttons or toggle buttons: clicking it changes nothing
+                       chosen: (el.type === 'radio' && el.checked) ||
+                               (el.classList.contains('mod-active') && !!el.closest('.widget-toggle-buttons')),
                        selected: el.tagName === 'SELECT' ? el.selectedIndex : -1});
     });
     return {controls, outputs: area.querySelectorAll('.widget-output').length};
@@ -436,14 +440,18 @@ class _NotebookRun:
         for control in found["controls"]:
             before = self.page.evaluate(_SNAPSHOT, widget_id)
             label = control["label"].strip() or control["tag"]
-            if not self._change(area.locator(f'[data-bt-control="{control["key"]}"]'), control):
-                self.problem("widget", where, f"the test cannot change the control {label!r} ({control['tag']})")
+            outcome = self._change(area.locator(f'[data-bt-control="{control["key"]}"]'), control)
+            if outcome == "nothing to change":
+                continue
+            if outcome == "unknown":
+                self.problem("widget", where, f"the browser test does not know how to change the control "
+                                               f"{label!r} ({control['tag']} {control['type']}); teach _change")
                 continue
             self.report.widgets_changed += 1
             if not self._wait_redraw(widget_id, before):
                 self.problem("widget", where, f"changing {label!r} did not redraw the explorer "
                                                f"within {self.redraw_timeout:.0f} s")
-            self.shoot_element(area, f"widget-{widget_id}-{re.sub(r'[^A-Za-z0-9]+', '_', label)}")
+            self.shoot_element(area, f"widget-{widget_id}-{control['key']}-{re.sub(r'[^A-Za-z0-9]+', '_', label)}")
         for text in self.page.evaluate(_WIDGET_ERRORS, widget_id):
             self.problem("widget", where, "error in the explorer: " + text.strip().splitlines()[-1][:200])
         logged = self.server.log_text()[log_start:]
@@ -451,33 +459,39 @@ class _NotebookRun:
             last = [line for line in logged.splitlines() if line.strip()][-1]
             self.problem("widget", where, f"the kernel logged an exception while the controls changed: {last.strip()[:200]}")
 
-    def _change(self, locator, control: dict) -> bool:
-        """Change one control by one step, the way a learner would (keyboard, menu, typing, click)."""
+    def _change(self, locator, control: dict) -> str:
+        """Change one control by one step, the way a learner would: "changed", "nothing to change" or "unknown"."""
+        tag, kind = control["tag"], control["type"]
         if control["slider"]:
             locator.focus()
             at_max = control["value"] is not None and control["max"] is not None and \
                 float(control["value"]) >= float(control["max"])
             locator.press("ArrowLeft" if at_max else "ArrowRight")
-        elif control["tag"] == "select":
+        elif tag == "select":
             if control["options"] < 2:
-                return False
+                return "nothing to change"
             locator.select_option(index=(control["selected"] + 1) % control["options"])
-        elif control["tag"] == "input" and control["type"] in ("number", "text", ""):
+        elif tag == "input" and kind in ("number", "text", ""):
             value = control["value"] or "0"
-            if control["type"] == "number":
+            if kind == "number":
                 step = -1 if control["max"] and float(value) >= float(control["max"]) else 1
                 new = str(int(float(value)) + step)
             else:
                 new = value + "x"
             locator.fill(new)
             locator.press("Enter")
-        elif control["tag"] == "input" and control["type"] == "checkbox":
+        elif tag == "textarea":
+            locator.fill((control["value"] or "") + "x")
+            locator.press("Tab")
+        elif (tag == "input" and kind == "radio") or tag == "button":
+            if control["chosen"]:
+                return "nothing to change"
             locator.click()
-        elif control["tag"] == "button":
+        elif tag == "input" and kind == "checkbox":
             locator.click()
         else:
-            return False
-        return True
+            return "unknown"
+        return "changed"
 
     def _wait_redraw(self, widget_id: str, before: str) -> bool:
         deadline = time.monotonic() + self.redraw_timeout

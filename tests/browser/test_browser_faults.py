@@ -28,6 +28,7 @@ display(widgets.VBox([{name}, {name}_out]))
 '''
 SLIDER = 'IntSlider(value=1, min=0, max=5, description="{name}")'
 DROPDOWN = 'Dropdown(options=["a", "b", "c"], value="a", description="{name}")'
+CHOICES = 'ToggleButtons(options=["x", "y", "z"], value="x", description="{name}")'
 REDRAW = '''\
     with {name}_out:
         {name}_out.clear_output(wait=True)
@@ -50,6 +51,7 @@ def notebook(faulty: bool):
         widget_cell("dead", SLIDER, '    raise ValueError("planted: this callback always fails")' if faulty else REDRAW),
         widget_cell("loud", DROPDOWN, '    with {name}_out:\n        raise RuntimeError("planted: raised inside the explorer")'
                     if faulty else REDRAW),
+        widget_cell("choices", CHOICES, REDRAW),  # three options, one already chosen: two changes
         new_code_cell('gone = widgets.IntSlider(description="gone")\ndisplay(gone)\n' + ("gone.close()" if faulty else "")),
         new_code_cell('from IPython.display import Javascript, display\n'
                       + ('display(Javascript("console.error(\'planted console error\')"))' if faulty
@@ -75,7 +77,7 @@ def reports(lab, browser, screenshots):
 
 def test_healthy_twin_passes(reports):
     assert not reports[False].problems, reports[False].summary()
-    assert reports[False].widgets_changed == 2
+    assert reports[False].widgets_changed == 4
 
 
 def problems(report, kind):
@@ -85,7 +87,7 @@ def problems(report, kind):
 def test_error_output_is_caught_and_not_done_yet_is_not(reports):
     errors = problems(reports[True], "error output")
     assert len(errors) == 1 and "ZeroDivisionError" in errors[0], errors
-    assert problems(reports[True], "cell not run") == ["[cell not run] cell 9: Run All did not reach it: print(\"the last cell\")"]
+    assert problems(reports[True], "cell not run") == ["[cell not run] cell 10: Run All did not reach it: print(\"the last cell\")"]
 
 
 def test_broken_mermaid_is_caught(reports):
@@ -106,7 +108,7 @@ def test_widget_whose_callback_raises_is_caught(reports):
 
 
 def test_widget_not_live_is_caught(reports):
-    assert "widget in cell 6: not live" in "\n".join(problems(reports[True], "widget")), reports[True].summary()
+    assert "widget in cell 7: not live" in "\n".join(problems(reports[True], "widget")), reports[True].summary()
 
 
 def test_console_error_is_caught(reports):
