@@ -61,9 +61,11 @@ def lab_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def screenshots(chromium_path) -> Path:
-    """The folder the screenshots (and the server's log) go to."""
+    """The folder the screenshots (and the server's log) go to, emptied of an earlier run's pictures."""
     shots = screenshots_dir()
     shots.mkdir(parents=True, exist_ok=True)
+    for old in [*shots.glob("*.png"), shots / "jupyterlab.log"]:
+        old.unlink(missing_ok=True)
     return shots
 
 
