@@ -10,6 +10,7 @@ every :class:`Problem` it found and the screenshots it saved. What counts as a p
 - ``cell not run``: Run All stopped before a code cell (after an error, or the kernel died);
 - ``mermaid``: a Mermaid block not rendered as an SVG picture;
 - ``tex``: raw TeX left on the page (``$...$``, ``\\frac``), or a MathJax error;
+- ``image``: a picture in the Markdown that does not load (folded ``<details>`` are opened first);
 - ``widget``: a widget not live (a text stand-in instead of controls), a control whose change
   does not redraw its explorer (a callback that raises outside the explorer shows up so), or an
   error inside an explorer;
@@ -260,6 +261,21 @@ _RAW_TEX = """() => {
     return {raw: found, errors, typeset: window.__panel.node.querySelectorAll('mjx-container').length};
 }"""
 
+# Open every folded <details> in the Markdown (their pictures load only then) and list the pictures
+# that have not loaded (Mermaid's own pictures are checked apart).
+_IMAGES = """() => {
+    window.__panel.node.querySelectorAll('.jp-RenderedMarkdown details').forEach(d => { d.open = true; });
+    const images = [...window.__panel.node.querySelectorAll('.jp-RenderedMarkdown img, .jp-RenderedHTMLCommon img')]
+        .filter(img => !img.closest('.jp-RenderedMermaid'));
+    const path = img => {  // JupyterLab turns "images/x.png" into ".../files/images/x.png?_xsrf=..."
+        const src = img.getAttribute('src') || '';
+        try { const url = new URL(src, document.baseURI); const at = url.pathname.indexOf('/files/');
+              return at >= 0 ? decodeURIComponent(url.pathname.slice(at + 7)) : src; } catch (e) { return src; }
+    };
+    return {loading: images.filter(img => !img.complete).length,
+            broken: images.filter(img => img.complete && img.naturalWidth === 0).map(path)};
+}"""
+
 # Mark the DOM node of each widget view among the cells' outputs (given as [cell index, output index],
 # read from the notebook's model) with data-bt-widget = "<cell>.<output>", and say whether it is live.
 _WIDGETS = """(places) => places.map(([i, j]) => {
@@ -326,8 +342,9 @@ class _NotebookRun:
         self.report.problems.append(Problem(kind, where, detail))
 
     def _on_console(self, message) -> None:
-        if message.type == "error":
-            self.problem("console", "browser console", message.text[:300])
+        text = message.text[:300]
+        if message.type == "error" and not any(p.kind == "console" and p.detail == text for p in self.report.problems):
+            self.problem("console", "browser console", text)  # each distinct message once
 
     def open(self, timeout: float) -> None:
         """Open the notebook in a workspace of its own (nothing else restored) and wait for its kernel."""
@@ -414,6 +431,19 @@ class _NotebookRun:
             self.problem("tex", "Markdown", f"raw TeX on the page, not typeset: {text}")
         for text in found["errors"]:
             self.problem("tex", "Markdown", f"MathJax could not typeset a formula: {text}")
+
+    def check_images(self, timeout: float = 30) -> None:
+        """Every picture in the Markdown loads."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.page.evaluate(_IMAGES)
+            if not found["loading"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        for src in found["broken"]:
+            self.problem("image", "Markdown", f"picture not shown: {src[:120]}")
+        if found["loading"]:
+            self.problem("image", "Markdown", f"{found['loading']} picture(s) still loading after {timeout:.0f} s")
 
     def check_widgets(self, cells: list[dict]) -> None:
         """Every widget is live; changing each control of an explorer redraws it, without errors."""
@@ -556,6 +586,8 @@ def run_notebook(browser, server: LabServer, name: str, shots: Path, run_timeout
         phase("check page")
         run.shoot_notebook()
         phase("screenshot")
+        run.check_images()
+        phase("pictures")
         run.check_widgets(cells)
         phase("widgets")
     finally:

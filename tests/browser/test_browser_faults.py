@@ -44,8 +44,10 @@ def notebook(faulty: bool):
     mermaid = "flowchart LR\n    A[token ids] --> B((broken" if faulty else "flowchart LR\n    A[token ids] --> B[embedding]"
     math = (r"A formula MathJax cannot typeset: $\frac{1}$. One without its dollars: \sqrt{d_k}." if faulty
             else r"A formula: $\frac{1}{\sqrt{d_k}}$. Another: $\sqrt{d_k}$.")
+    picture = "planted_missing.png" if faulty else "planted_picture.png"
     cells = [
-        new_markdown_cell("# A notebook for the browser test\n\n```mermaid\n" + mermaid + "\n```"),
+        new_markdown_cell("# A notebook for the browser test\n\n```mermaid\n" + mermaid + "\n```\n\n"
+                          f'<details><summary>The picture</summary>\n\n<img src="{picture}" alt="a picture">\n\n</details>'),
         new_markdown_cell(math),
         new_code_cell(NOT_DONE),  # an untouched exercise's line: never a problem
         widget_cell("dead", SLIDER, '    raise ValueError("planted: this callback always fails")' if faulty else REDRAW),
@@ -67,6 +69,9 @@ def notebook(faulty: bool):
 @pytest.fixture(scope="module")
 def reports(lab, browser, screenshots):
     """Run both notebooks once; the tests below read the reports."""
+    from PIL import Image
+
+    Image.new("RGB", (40, 20), "steelblue").save(lab.root / "planted_picture.png")
     found = {}
     for name, faulty in [("planted_faults.ipynb", True), ("planted_healthy.ipynb", False)]:
         nbformat.write(notebook(faulty), lab.root / name)
@@ -93,6 +98,11 @@ def test_error_output_is_caught_and_not_done_yet_is_not(reports):
 def test_broken_mermaid_is_caught(reports):
     mermaid = problems(reports[True], "mermaid")
     assert len(mermaid) == 1 and "not rendered, Mermaid says: " in mermaid[0], reports[True].summary()
+
+
+def test_missing_picture_is_caught(reports):
+    assert problems(reports[True], "image") == ["[image] Markdown: picture not shown: planted_missing.png"], \
+        reports[True].summary()
 
 
 def test_untypeset_math_is_caught(reports):
