@@ -58,13 +58,19 @@ def nan_to_zero_softmax(scores, mask=None):
     return torch.nan_to_num(torch.softmax(scores.masked_fill(~mask, NEG_INF), dim=-1), nan=0.0)
 
 
+def test_causal_mask_must_honour_device():
+    with pytest.raises(checks.CheckFailed, match="returns a mask on cpu: pass `device` on"):
+        checks.check_causal_mask(lambda n, device=None: torch.tril(torch.ones(n, n, dtype=torch.bool)))
+
+
 def test_other_correct_answers_pass(capsys):
     checks.check_attention_scores(lambda q, k: torch.einsum("...id,...jd->...ij", q / q.shape[-1] ** 0.25,
                                                             k / k.shape[-1] ** 0.25))
     checks.check_masked_softmax(nan_to_zero_softmax)
     checks.check_scaled_dot_product_attention(
         lambda q, k, v, mask=None: (lambda w: (w @ v, w))(nan_to_zero_softmax(tc.attention_scores(q, k), mask)))
-    checks.check_causal_mask(lambda n: torch.arange(n)[:, None] >= torch.arange(n)[None, :])
+    checks.check_causal_mask(lambda n, device=None: torch.arange(n, device=device)[:, None]
+                             >= torch.arange(n, device=device)[None, :])
     checks.check_padding_mask(lambda t, pad: (t != pad).unsqueeze(1).unsqueeze(2))
     assert capsys.readouterr().out.count("correct") == 5
 

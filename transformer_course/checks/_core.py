@@ -218,7 +218,20 @@ _MADE = "_tc_made_on_cpu"  # attribute on a tensor the learner made on the CPU: 
 
 
 def _tensors(tree: Any) -> list[torch.Tensor]:
-    return [t for t in pytree.tree_leaves(tree) if isinstance(t, torch.Tensor)]
+    """The tensors in `tree` (a tensor, or nested tuples, lists and dicts of them)."""
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    if isinstance(tree, dict):
+        tree = tuple(tree.values())
+    if isinstance(tree, (tuple, list)):
+        found = []
+        for item in tree:
+            if isinstance(item, torch.Tensor):
+                found.append(item)
+            elif isinstance(item, (tuple, list, dict)):
+                found.extend(_tensors(item))
+        return found
+    return []
 
 
 def _made_on_cpu(t: torch.Tensor) -> str | None:
@@ -261,8 +274,6 @@ class _Watch(TorchFunctionMode):
             if tensors and tensors[0].numel() and tensors[0].untyped_storage().data_ptr() in self.storages:
                 self.in_place.append((name, _learner_line() or "inside a function it calls"))
         result = func(*args, **kwargs)
-        if name in _DEVICE_FREE:
-            return result
         if not tensors:
             if name in _FACTORIES and kwargs.get("device") is None:
                 where = _learner_line()
@@ -281,7 +292,7 @@ class _Watch(TorchFunctionMode):
                 return result
         on_cpu = [t for t in tensors if _made_on_cpu(t) and t.dim() > 0]
         on_device = [t for t in tensors if not _made_on_cpu(t)]
-        if on_cpu and on_device and self.mismatch is None:
+        if on_cpu and on_device and self.mismatch is None and name not in _DEVICE_FREE:
             self.mismatch = (_made_on_cpu(on_cpu[0]), name)
         elif tensors and not on_device:
             _mark(result, _made_on_cpu(tensors[0]))
@@ -291,10 +302,10 @@ class _Watch(TorchFunctionMode):
 def _describe(args: tuple, kwargs: dict, fn: Callable) -> list[tuple[str, Any]]:
     """(name, value) of each argument, named as in fn's signature where it can be bound."""
     try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
+        bound = inspect.signature(fn.forward if isinstance(fn, torch.nn.Module) else fn).bind(*args, **kwargs)
         return list(bound.arguments.items())
     except (TypeError, ValueError):
-        return [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+        return [(f"argument_{i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
 
 
 def _fmt_value(value: Any) -> str:
@@ -324,7 +335,9 @@ def call(fn: Callable, *args: Any, forbidden: Mapping[str, str] | None = None, *
     except NotImplementedError:
         raise
     except Exception as error:
-        error._tc_inputs = ", ".join(f"{n} {_fmt_value(v)}" for n, v in named)  # type: ignore[attr-defined]
+        error._tc_inputs = ", ".join(  # type: ignore[attr-defined]
+            f"{n} {_fmt_value(v)}" if isinstance(v, (torch.Tensor, tuple, list)) else f"{n}={_fmt_value(v)}"
+            for n, v in named)
         raise
     if watch.called:
         name, line = watch.called[0]
@@ -451,7 +464,8 @@ def expect_close(
     """Fail unless ``actual`` matches ``expected``; say which known mistake it matches, if any.
 
     ``mistakes`` maps a diagnosis ("softmax over the wrong axis") to what that mistake
-    would produce (a tensor, or a function making one, called only when needed).
+    would produce (a tensor, or a function making one, called only when needed; a list
+    of tensors for several ways of making the same mistake).
     The first one ``actual`` matches becomes the message (one that raises, or that
     equals the right answer on this input, is skipped). Otherwise the message gives
     shape problems, a wrong dtype, NaNs, a broken property (each of ``properties``
@@ -491,10 +505,10 @@ def match_mistake(actual: torch.Tensor, expected: torch.Tensor,
             wrong = wrong() if callable(wrong) else wrong
         except Exception:  # that mistake cannot be made on this input (e.g. shapes do not fit)
             continue
-        if not isinstance(wrong, torch.Tensor):
-            continue
-        if not is_close(expected, wrong, atol, rtol) and is_close(actual, wrong, atol, rtol):
-            return diagnosis
+        for one in (wrong if isinstance(wrong, (list, tuple)) else [wrong]):  # ways of making the same mistake
+            if (isinstance(one, torch.Tensor) and not is_close(expected, one, atol, rtol)
+                    and is_close(actual, one, atol, rtol)):
+                return diagnosis
     return None
 
 

@@ -250,6 +250,13 @@ def _check_causal_mask(fn: Callable) -> None:
             })
 
 
+    with case("size=3, device='meta' (meta: a device other than the CPU that holds no numbers)"):
+        got = expect_tensor(call(fn, 3, device="meta"), "the mask")
+        if got.device.type != "meta":
+            raise CheckFailed(f"causal_mask(3, device='meta') returns a mask on {got.device.type}: pass `device` on "
+                              f"to the tensor you build, torch.ones(size, size, dtype=torch.bool, device=device)")
+
+
 def check_causal_mask(learner: Callable) -> Callable:
     """Check the learner's `causal_mask`; returns theirs if right, the reference if not done."""
     return exercise("causal_mask", learner, ref_masks.causal_mask, _check_causal_mask)

@@ -186,7 +186,7 @@ def _check_learned_dropout(cls: type) -> None:
         table, drop = reference.embedding.weight.detach(), reference.dropout
         expect_dropout_placed(module, reference, lambda m: call(m, x), "LearnedPositionalEmbedding", {
             "dropout is applied to the position vectors only; the paper applies it to the sum, "
-            "self.dropout(x + position vectors)": lambda: x + drop(table[:seq_len].expand(batch, -1, -1)),
+            "self.dropout(x + position vectors)": lambda: x + drop(table[:seq_len]),
             "dropout is applied to x only; the paper applies it to the sum, self.dropout(x + position "
             "vectors)": lambda: drop(x) + table[:seq_len],
         }, where="self.dropout(x + self.embedding(positions))")

@@ -14,6 +14,7 @@ from ._core import call, case, copy_parameters, exercise, expect_close, randn, r
 
 def _softmax_mistakes(logits: torch.Tensor) -> dict:
     exp = logits.exp()
+    shifted = (logits - logits.max(dim=-1, keepdim=True).values).exp()
     mistakes = {
         "exp overflows to inf for large logits (here around 1000) and inf / inf is NaN: subtract "
         "each row's maximum from the logits before exp — the softmax does not change":
@@ -36,7 +37,7 @@ def _softmax_mistakes(logits: torch.Tensor) -> dict:
     }
     if logits.shape[-1] == logits.shape[-2]:  # only a square input lets this mistake run at all
         mistakes["sum(dim=-1) without keepdim=True drops the axis, so the division lines up the row "
-                 "sums with the columns: use sum(dim=-1, keepdim=True)"] = lambda: exp / exp.sum(dim=-1)
+                 "sums with the columns: use sum(dim=-1, keepdim=True)"] = lambda: [exp / exp.sum(dim=-1), shifted / shifted.sum(dim=-1)]
     return mistakes
 
 

@@ -440,14 +440,21 @@ def beam_variant(model, src, beam_width, max_len, score="log_prob", finished="ke
 
         for _ in range(max_len - 1):
             candidates = []
+            growing = [(total, tokens) for total, tokens in beams if tokens[-1] != EOS_ID or finished == "extend"]
+            if growing:  # all of the same length: decode them as one batch
+                ys = torch.tensor([tokens for _, tokens in growing])
+                n = len(growing)
+                logits_all = model.decode(ys, memory.expand(n, -1, -1), src_mask.expand(n, -1, -1, -1),
+                                          target_mask(ys, PAD_ID))[:, -1].float()
+            row = 0
             for total, tokens in beams:
                 if tokens[-1] == EOS_ID and finished == "drop":
                     continue
                 if tokens[-1] == EOS_ID and finished != "extend":
                     candidates.append((total, tokens))
                     continue
-                ys = torch.tensor([tokens])
-                logits = model.decode(ys, memory, src_mask, target_mask(ys, PAD_ID))[0, -1].float()
+                logits = logits_all[row]
+                row += 1
                 log_probs = F.log_softmax(logits, dim=-1)
                 values = {"log_prob": log_probs, "prob": log_probs.exp(), "logit": logits, "last": log_probs}[score]
                 top = values.topk(top_per_hypothesis or beam_width)
