@@ -185,14 +185,39 @@ def _target_mask_or(tgt, pad_id):
     return tc.padding_mask(tgt, pad_id) | tc.causal_mask(tgt.shape[1], device=tgt.device)
 
 
-def _decoder(cross_mask="src", kv="memory", v_from="memory"):
+def _decoder(cross_mask="src", kv="memory", v_from="memory", self_mask="tgt", closure=False):
     def fwd(self, x, memory, src_mask=None, tgt_mask=None):
-        x = self.self_attn_sublayer(x, lambda y: self.self_attn(y, y, y, tgt_mask))
+        sm = {"src": src_mask, "tgt": tgt_mask}[self_mask]
+        if closure:
+            x = self.self_attn_sublayer(x, lambda y: self.self_attn(x, x, x, sm))
+        else:
+            x = self.self_attn_sublayer(x, lambda y: self.self_attn(y, y, y, sm))
         m = {"src": src_mask, "tgt": tgt_mask}[cross_mask]
         x = self.cross_attn_sublayer(x, lambda y: self.cross_attn(
             y, memory if kv == "memory" else y, memory if v_from == "memory" else y, m))
         return self.ff_sublayer(x, self.feed_forward)
     return forward(tc.DecoderLayer, fwd)
+
+
+def _mha_keys_from_value(self, query, key, value, mask=None):
+    q, k, v = (tc.split_heads(w(t), self.n_heads) for w, t in ((self.w_q, query), (self.w_k, value), (self.w_v, value)))
+    out, weights = tc.scaled_dot_product_attention(q, k, v, mask, self.dropout)
+    self.attn_weights = weights.detach()
+    return self.w_o(tc.merge_heads(out))
+
+
+def _forward_no_causal(model, src, tgt, pad_id):
+    src_mask = tc.padding_mask(src, pad_id)
+    memory = model.encoder(model.pos_encoding(model.src_embed(src)), src_mask)
+    x = model.decoder(model.pos_encoding(model.tgt_embed(tgt)), memory, src_mask, tc.padding_mask(tgt, pad_id))
+    return model.unembed(x)
+
+
+def _forward_future_by_cumsum(model, src, tgt, pad_id):
+    """Right logits plus a term that reads the NEXT token: the future leaks in a way no listed mistake has."""
+    logits = tc.transformer_forward(model, src, tgt, pad_id)
+    nxt = torch.cat([tgt[:, 1:], tgt[:, :1]], dim=1).float()
+    return logits + 0.01 * nxt[..., None]
 
 
 def _forward(tgt_positions=True, pad_zero=False):
@@ -336,6 +361,15 @@ CATALOG = [
     ("explained", checks.encoder_decoder.check_decoder_layer, _decoder(v_from="x"),
      "cross-attention takes its values from the decoder states"),
     ("explained", checks.multihead.check_multi_head_attention, _mha(value_from="key"), "the values are computed from `key`"),
+    ("explained", checks.multihead.check_multi_head_attention, forward(tc.MultiHeadAttention, _mha_keys_from_value),
+     "the keys are computed from `value`"),
+    ("explained", checks.encoder_decoder.check_decoder_layer, _decoder(closure=True),
+     "the self-attention sub-layer ignores its argument"),
+    ("explained", checks.encoder_decoder.check_decoder_layer, _decoder(self_mask="src"),
+     "the masked self-attention gets the source mask"),
+    ("explained", checks.encoder_decoder.check_transformer_forward, _forward_no_causal, "has no causal mask"),
+    ("explained", checks.encoder_decoder.check_transformer_forward, _forward_future_by_cumsum,
+     "changing the LAST target token changes the logits at earlier positions"),
     ("explained", checks.multihead.check_multi_head_attention, _mha(w_o=False), "W_O is missing"),
     ("explained", checks.block.check_encoder_layer, _encoder(closure=True), "the sub-layer ignores its argument"),
     ("explained", checks.block.check_encoder_layer, _encoder(mask=False), "the mask is not passed to self-attention"),

@@ -165,7 +165,8 @@ def _check_multi_head_attention(cls: Callable) -> None:
                         lambda: _attend(reference, key, key, value, mask) if key.shape == query.shape
                         else expected,
                 }
-                expect_close(got, expected, "the output", axes=MERGE_AXES, mistakes=mistakes)
+                properties = [] if cross or mask is not None else [_equivariant(module, query)]
+                expect_close(got, expected, "the output", axes=MERGE_AXES, mistakes=mistakes, properties=properties)
             weights = getattr(module, "attn_weights", None)
             if weights is None:
                 raise CheckFailed("the output is right, but self.attn_weights is None: store the attention "
@@ -195,6 +196,20 @@ def _check_mha_dropout(cls: Callable) -> None:
                 "it to scaled_dot_product_attention)":
                     lambda: _attend(reference, query, memory, memory, None, drop="final"),
             }, where="pass self.dropout to scaled_dot_product_attention, which applies it to the weights")
+
+
+def _equivariant(module, x: torch.Tensor) -> Callable[[torch.Tensor], str | None]:
+    """Property: in self-attention without a mask, shuffling the positions of x shuffles the output alike."""
+    def check(got: torch.Tensor) -> str | None:
+        perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            shuffled = call(module, x[:, perm], x[:, perm], x[:, perm])
+        if torch.allclose(shuffled.float(), got[:, perm], atol=1e-4):
+            return None
+        return ("shuffling the positions of the input (self-attention, no mask) does not just shuffle the output: "
+                "attention without positions treats the sequence as a set, so something mixes positions with "
+                "heads or features (a reshape or view where a transpose is needed?)")
+    return check
 
 
 def _swapped(reference: ref.MultiHeadAttention) -> ref.MultiHeadAttention:
