@@ -151,6 +151,9 @@ def test_call_catches_in_place_changes_of_an_input():
     with pytest.raises(CheckFailed, match=r"changes its input `x` in place \(`add_` at line \d+ of in_place: `x \+= 1`\)"):
         checks.call(in_place, torch.zeros(3))
     checks.call(lambda x: x + 1, torch.zeros(3))
+    checks.call(lambda x: x.requires_grad_() * 2, torch.zeros(3))  # changes no values: fine
+    with pytest.raises(CheckFailed, match=r"changes its input `batch` in place \(`__setitem__`"):
+        checks.call(lambda batch: batch[1].__setitem__((slice(None), 0), 1), (torch.zeros(2, 3), torch.zeros(2, 3)))
 
 
 def test_call_catches_a_tensor_made_on_the_cpu():

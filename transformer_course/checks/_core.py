@@ -214,6 +214,7 @@ _DEVICE_FREE = {"__getitem__", "__setitem__", "__get__", "__set__", "size", "dim
                 "is_floating_point", "dtype", "device", "data_ptr", "untyped_storage"}
 _IN_PLACE_DUNDERS = {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__ior__", "__iand__",
                      "__ixor__", "__ipow__", "__setitem__"}
+_METADATA_ONLY = {"requires_grad_", "retain_grad", "share_memory_", "record_stream"}  # write no values
 _MADE = "_tc_made_on_cpu"  # attribute on a tensor the learner made on the CPU: where it was made
 
 
@@ -270,7 +271,8 @@ class _Watch(TorchFunctionMode):
             if line is not None:
                 self.called.append((name, line))
         tensors = _tensors((args, kwargs))
-        if (name.endswith("_") and not name.startswith("__")) or name in _IN_PLACE_DUNDERS:
+        if ((name.endswith("_") and not name.startswith("__")) or name in _IN_PLACE_DUNDERS) \
+                and name not in _METADATA_ONLY:
             if tensors and tensors[0].numel() and tensors[0].untyped_storage().data_ptr() in self.storages:
                 self.in_place.append((name, _learner_line() or "inside a function it calls"))
         result = func(*args, **kwargs)
