@@ -235,7 +235,7 @@ def _tensors(tree: Any) -> list[torch.Tensor]:
     return []
 
 
-def _made_on_cpu(t: torch.Tensor) -> str | None:
+def made_on_cpu(t: torch.Tensor) -> str | None:
     return getattr(t, _MADE, None)
 
 
@@ -262,6 +262,7 @@ class _Watch(TorchFunctionMode):
         self.in_place: list[tuple[str, str]] = []  # (operation, line)
         self.forbidden = forbidden
         self.called: list[tuple[str, str]] = []  # forbidden calls made: (name, line)
+        self.marked = False  # whether any tensor was made on the CPU yet
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -270,17 +271,21 @@ class _Watch(TorchFunctionMode):
             line = _learner_line()
             if line is not None:
                 self.called.append((name, line))
-        tensors = _tensors((args, kwargs))
-        if ((name.endswith("_") and not name.startswith("__")) or name in _IN_PLACE_DUNDERS) \
-                and name not in _METADATA_ONLY:
-            if tensors and tensors[0].numel() and tensors[0].untyped_storage().data_ptr() in self.storages:
+        if self.storages and ((name[-1:] == "_" and name[:2] != "__") or name in _IN_PLACE_DUNDERS) \
+                and name not in _METADATA_ONLY and args and isinstance(args[0], torch.Tensor):
+            if args[0].numel() and args[0].untyped_storage().data_ptr() in self.storages:
                 self.in_place.append((name, _learner_line() or "inside a function it calls"))
         result = func(*args, **kwargs)
+        if name in _FACTORIES and kwargs.get("device") is None and not _tensors((args, kwargs)):
+            where = _learner_line()
+            if where is not None:
+                _mark(result, f"`torch.{name}(...)` at {where}")
+                self.marked = True
+            return result
+        if not self.marked and name not in ("cpu", "to"):
+            return result  # nothing made on the CPU so far: nothing to follow (the common, fast case)
+        tensors = _tensors((args, kwargs))
         if not tensors:
-            if name in _FACTORIES and kwargs.get("device") is None:
-                where = _learner_line()
-                if where is not None:
-                    _mark(result, f"`torch.{name}(...)` at {where}")
             return result
         if name in ("to", "cuda", "type_as", "cpu"):
             wants = [a for a in (*args[1:], kwargs.get("device")) if a is not None]
@@ -288,16 +293,17 @@ class _Watch(TorchFunctionMode):
             moves = name in ("cuda", "type_as") or any(isinstance(a, (str, torch.device, torch.Tensor)) for a in wants)
             if cpu and not any(r is t for r in _tensors(result) for t in tensors):
                 _mark(result, f"`.{name}(...)` at {_learner_line() or 'your code'}")
+                self.marked = True
                 return result
             if moves:
                 _mark(result, None)
                 return result
-        on_cpu = [t for t in tensors if _made_on_cpu(t) and t.dim() > 0]
-        on_device = [t for t in tensors if not _made_on_cpu(t)]
+        on_cpu = [t for t in tensors if made_on_cpu(t) and t.dim() > 0]
+        on_device = [t for t in tensors if not made_on_cpu(t)]
         if on_cpu and on_device and self.mismatch is None and name not in _DEVICE_FREE:
-            self.mismatch = (_made_on_cpu(on_cpu[0]), name)
-        elif tensors and not on_device:
-            _mark(result, _made_on_cpu(tensors[0]))
+            self.mismatch = (made_on_cpu(on_cpu[0]), name)
+        elif not on_device:
+            _mark(result, made_on_cpu(tensors[0]))
         return result
 
 
@@ -360,9 +366,9 @@ def call(fn: Callable, *args: Any, forbidden: Mapping[str, str] | None = None, *
                 f"breaks the cells after this one. Compute a new tensor instead (x = x - m, not x -= m or "
                 f"x.sub_(m); torch.cat or torch.where, not writing into x[...])")
     for t in _tensors(result):
-        if _made_on_cpu(t) and any(v.dim() > 0 for v in _tensors(copies)):
+        if made_on_cpu(t) and any(v.dim() > 0 for v in _tensors(copies)):
             raise CheckFailed(
-                f"its output would be on the CPU on a GPU machine: it is made by {_made_on_cpu(t)} without "
+                f"its output would be on the CPU on a GPU machine: it is made by {made_on_cpu(t)} without "
                 f"device=. Make it on the inputs' device (device=x.device for an input x)")
     return result
 
@@ -475,6 +481,9 @@ def expect_close(
     or the largest difference and where it is.
     """
     actual = expect_tensor(actual, what)
+    if is_close(actual, expected, atol, rtol):  # right: no mistake can match (each differs from expected)
+        expect_dtype(actual, expected, what)
+        return
     wrong = match_mistake(actual, expected, mistakes, atol, rtol)
     if wrong is not None:
         raise CheckFailed(f"{verb(what, 'is', 'are')} wrong: {wrong}")

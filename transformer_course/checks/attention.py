@@ -12,7 +12,7 @@ import torch
 
 from .. import attention as ref
 from .. import masks as ref_masks
-from ._core import CheckFailed, call, case, exercise, expect_close, expect_tensor, randn, rows_sum_to_one
+from ._core import CheckFailed, made_on_cpu, call, case, exercise, expect_close, expect_tensor, randn, rows_sum_to_one
 
 NEG_INF = float("-inf")
 
@@ -250,11 +250,13 @@ def _check_causal_mask(fn: Callable) -> None:
             })
 
 
-    with case("size=3, device='meta' (meta: a device other than the CPU that holds no numbers)"):
-        got = expect_tensor(call(fn, 3, device="meta"), "the mask")
-        if got.device.type != "meta":
-            raise CheckFailed(f"causal_mask(3, device='meta') returns a mask on {got.device.type}: pass `device` on "
-                              f"to the tensor you build, torch.ones(size, size, dtype=torch.bool, device=device)")
+    with case("size=3, device=the inputs' device"):
+        got = expect_tensor(call(fn, 3, device=torch.device("cpu")), "the mask")
+        made = made_on_cpu(got)
+        if made:
+            raise CheckFailed(f"it ignores its `device` argument: the mask is made by {made} without device=, so "
+                              f"on a GPU it stays on the CPU; pass it on: torch.ones(size, size, dtype=torch.bool, "
+                              f"device=device)")
 
 
 def check_causal_mask(learner: Callable) -> Callable:

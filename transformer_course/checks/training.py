@@ -11,6 +11,8 @@ mistakes, to name the one that was made. Masks: bool, True = may attend.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import warnings
 from typing import Callable
 
@@ -109,6 +111,11 @@ def check_label_smoothing_loss(learner: Callable) -> Callable:
 
 def _tiny_model(seed: int, dropout: float = 0.0) -> Transformer:
     """A seeded 2-layer model on the number vocabularies (dropout 0, so two runs give the same numbers)."""
+    return copy.deepcopy(_built_model(seed, dropout))  # a fresh copy: the learner's code may change it
+
+
+@functools.lru_cache(maxsize=None)
+def _built_model(seed: int, dropout: float) -> Transformer:
     return seeded(lambda: Transformer(ModelConfig(src_vocab_size=len(EN_VOCAB), vocab_size=len(DE_VOCAB), d_model=16, n_heads=2, n_layers=2, d_ff=32,
                                       dropout=dropout, max_len=20)), seed)
 
@@ -241,13 +248,29 @@ def _expect_order(order: list[str], with_scheduler: bool) -> None:
                           "second step's learning rate: step the optimizer first, then the scheduler")
 
 
+def _step_lr(step: int) -> float:
+    """The train_step check's learning-rate factor: it changes every step."""
+    return (step + 1) / 2
+
+
+def _step_batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [make_batch([21, 7, 321, 45_678]), make_batch([999_999, 16, 1001])]  # padded, different lengths
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_params(seed: int, n_steps: int, smoothing: float, clip_norm: float | None, **mistake) -> torch.Tensor:
+    """The reference's parameters after n_steps of the check's steps (or with one mistake made), computed once."""
+    model = _reference_steps(_tiny_model(seed), _step_batches()[:n_steps], _step_lr, smoothing, clip_norm, **mistake)
+    return _params(model)
+
+
 def _params(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 def _check_train_step(fn: Callable) -> None:
-    batches = [make_batch([21, 7, 321, 45_678]), make_batch([999_999, 16, 1001])]  # padded, different lengths
-    lr_lambda = lambda step: (step + 1) / 2  # noqa: E731  (the rate changes every step)
+    batches = _step_batches()
+    lr_lambda = _step_lr
     for smoothing, clip_norm in [(0.1, None), (0.0, None), (0.1, 0.05)]:
         with case(f"two steps with SGD(lr=0.1) and a LambdaLR scheduler, smoothing={smoothing}, "
                   f"clip_norm={clip_norm}, batches of numbers [21, 7, 321, 45678] and [999999, 16, 1001]"):
@@ -287,32 +310,28 @@ def _check_train_step(fn: Callable) -> None:
                     raise CheckFailed("the parameters did not change and there are no gradients: call "
                                       "loss.backward() and then optimizer.step()")
                 raise CheckFailed("the parameters did not change: call optimizer.step() after loss.backward()")
-            expected_one = _params(_reference_steps(_tiny_model(seed), batches[:1], lr_lambda, smoothing, clip_norm))
+            expected_one = _reference_params(seed, 1, smoothing, clip_norm)
             expect_close(after_one, expected_one, "the parameters after one step", atol=1e-5, mistakes={
                 "the gradients are not clipped: call nn.utils.clip_grad_norm_(model.parameters(), clip_norm) "
                 "between loss.backward() and optimizer.step()":
-                    lambda: _params(_reference_steps(_tiny_model(seed), batches[:1], lr_lambda, smoothing,
-                                                     clip_norm, clip=False)),
+                    lambda: _reference_params(seed, 1, smoothing, clip_norm, clip=False),
                 "scheduler.step() comes before optimizer.step(), so the first step already uses the second "
                 "step's learning rate: step the optimizer first, then the scheduler":
-                    lambda: _params(_reference_steps(_tiny_model(seed), batches[:1], lr_lambda, smoothing,
-                                                     clip_norm, scheduler_first=True)),
+                    lambda: _reference_params(seed, 1, smoothing, clip_norm, scheduler_first=True),
             })
             # the parameters after a second step
             src, tgt = batches[1]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 call(fn, model, (src, tgt), optimizer, scheduler, smoothing=smoothing, clip_norm=clip_norm)
-            expected_two = _params(_reference_steps(_tiny_model(seed), batches, lr_lambda, smoothing, clip_norm))
+            expected_two = _reference_params(seed, 2, smoothing, clip_norm)
             expect_close(_params(model), expected_two, "the parameters after two steps", atol=1e-5, mistakes={
                 "the gradients of the two steps add up: call optimizer.zero_grad() before loss.backward(), "
                 "or every step also applies the gradients of all the steps before":
-                    lambda: _params(_reference_steps(_tiny_model(seed), batches, lr_lambda, smoothing, clip_norm,
-                                                     zero_grad=False)),
+                    lambda: _reference_params(seed, 2, smoothing, clip_norm, zero_grad=False),
                 "the learning rate never changes: call scheduler.step() after optimizer.step() (when a "
                 "scheduler is given)":
-                    lambda: _params(_reference_steps(_tiny_model(seed), batches, lr_lambda, smoothing, clip_norm,
-                                                     scheduler=False)),
+                    lambda: _reference_params(seed, 2, smoothing, clip_norm, scheduler=False),
             })
     # without a scheduler
     with case("one step with scheduler=None"):
@@ -374,6 +393,12 @@ def _trimmed(ys: torch.Tensor) -> torch.Tensor:
     return trim_padding(ys.long(), PAD_ID) if ys.numel() else ys
 
 
+@functools.lru_cache(maxsize=None)
+def _greedy_of(numbers: tuple, max_len: int, seed: int) -> torch.Tensor:
+    """The reference's greedy decoding on one of the check's cases, computed once."""
+    return decoding.greedy_decode(decoding_model(seed, eos_bias=2.0), make_batch(list(numbers))[0], max_len=max_len)
+
+
 def _check_greedy(fn: Callable) -> None:
     # rows that end after different numbers of steps, all rows ending early, max_len cutting rows off, batch of 1
     for numbers, max_len, seed in [([16, 1001, 70_000, 999_999], 13, 1), ([21, 7, 321, 45_678], 13, 2),
@@ -381,7 +406,7 @@ def _check_greedy(fn: Callable) -> None:
         with case(f"a random model (seed {seed}), the numbers {numbers}, max_len={max_len}"):
             model = decoding_model(seed, eos_bias=2.0)
             src, _ = make_batch(numbers)
-            expected = decoding.greedy_decode(model, src, max_len=max_len)
+            expected = _greedy_of(tuple(numbers), max_len, seed)
             actual = expect_tensor(call(fn, model, src, max_len), "the output ids")
             if actual.is_floating_point():
                 raise CheckFailed(f"the output has dtype {actual.dtype} but must hold integer token ids")
@@ -521,7 +546,7 @@ def _check_beam(fn: Callable) -> None:
         with case(f"a random model (seed {seed}), the number {number}, beam_width={k}, max_len=13"):
             model = decoding_model(seed, eos_bias=2.0, sharpness=3.0)
             src, _ = make_batch([number])
-            expected = _trimmed(decoding.beam_search(model, src, beam_width=k, max_len=13).cpu())
+            expected = _beam_of(number, k, seed)
             actual = expect_tensor(call(fn, model, src, k, 13), "the output ids")
             if actual.dim() == 1:
                 raise CheckFailed(f"the output has shape {tuple(actual.shape)} but should be (1, length): "
@@ -531,11 +556,11 @@ def _check_beam(fn: Callable) -> None:
                                   f"(torch.long): build it with torch.tensor(ids) from a list of ints, or .long()")
             actual = _trimmed(actual.cpu())
             if k == 1:
-                greedy = _trimmed(decoding.greedy_decode(model, src, max_len=13).cpu())
+                greedy = _beam_of(number, 0, seed)
                 if not (actual.shape == greedy.shape and torch.equal(actual, greedy)):
                     raise CheckFailed(f"with beam_width=1 beam search must be greedy decoding, but it gives "
                                       f"{actual.tolist()[0]} where greedy_decode gives {greedy.tolist()[0]}")
-            runs.append((model, src, k, actual, expected))
+            runs.append((number, k, seed, actual, expected))
             if not (actual.shape == expected.shape and torch.equal(actual, expected)):
                 diagnosis = _beam_diagnosis(runs[-1], runs, fn)
                 if diagnosis:
@@ -543,28 +568,34 @@ def _check_beam(fn: Callable) -> None:
             expect_close(actual, expected, "the output ids", atol=0, rtol=0, axes=("1", "length"))
 
 
+@functools.lru_cache(maxsize=None)
+def _beam_of(number: int, k: int, seed: int, mistake: tuple = ()) -> torch.Tensor:
+    """What beam search gives on one of the check's cases (k=0: greedy decoding), with a mistake made; cached."""
+    model, src = decoding_model(seed, eos_bias=2.0, sharpness=3.0), make_batch([number])[0]
+    if k == 0:
+        return _trimmed(decoding.greedy_decode(model, src, max_len=13).cpu())
+    if not mistake:
+        return _trimmed(decoding.beam_search(model, src, beam_width=k, max_len=13).cpu())
+    return _trimmed(beam_variant(model, src, k, 13, **dict(mistake)))
+
+
 def _beam_diagnosis(failing, runs, fn) -> str | None:
     """The mistake that gives the learner's output on the failing case AND on every other case."""
-    model, src, k, actual, expected = failing
-    variant = lambda m, s, w, kw: _trimmed(beam_variant(m, s, w, 13, **kw))  # noqa: E731
-    matching = match_mistake(actual, expected, {d: (lambda kw=kw: variant(model, src, k, kw))
+    number, k, seed, actual, expected = failing
+    variant = lambda n, w, sd, kw: _beam_of(n, w, sd, tuple(sorted(kw.items())))  # noqa: E731
+    matching = match_mistake(actual, expected, {d: (lambda kw=kw: variant(number, k, seed, kw))
                                                 for d, kw in _BEAM_MISTAKES.items()}, 0, 0)
     if matching is None:
         return None
     candidates = [d for d in _BEAM_MISTAKES if d == matching or
-                  is_close(actual, variant(model, src, k, _BEAM_MISTAKES[d]), 0, 0)]
-    others = [(m, s, w, got) for m, s, w, got, _ in runs if got is not actual]
-    for number, w, seed in _BEAM_CASES[len(runs):]:  # the cases not run yet
-        m, s = decoding_model(seed, eos_bias=2.0, sharpness=3.0), make_batch([number])[0]
+                  is_close(actual, variant(number, k, seed, _BEAM_MISTAKES[d]), 0, 0)]
+    others = [(n, w, sd, got) for n, w, sd, got, _ in runs if got is not actual]
+    for n, w, sd in _BEAM_CASES[len(runs):]:  # the cases not run yet
+        m, s = decoding_model(sd, eos_bias=2.0, sharpness=3.0), make_batch([n])[0]
         with torch.no_grad():
-            others.append((m, s, w, _trimmed(torch.as_tensor(call(fn, m, s, w, 13)).long().cpu())))
+            others.append((n, w, sd, _trimmed(torch.as_tensor(call(fn, m, s, w, 13)).long().cpu())))
     for diagnosis in candidates:
-        consistent = True
-        for m, s, w, got in others:
-            if not is_close(got, variant(m, s, w, _BEAM_MISTAKES[diagnosis]), 0, 0):
-                consistent = False
-                break
-        if consistent:
+        if all(is_close(got, variant(n, w, sd, _BEAM_MISTAKES[diagnosis]), 0, 0) for n, w, sd, got in others):
             return diagnosis
     return None
 
