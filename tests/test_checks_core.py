@@ -240,3 +240,23 @@ def test_topic_modules_load_lazily():
     assert checks.warmup.check_pairwise_dot
     with pytest.raises(AttributeError, match="no topic module"):
         checks.no_such_topic
+
+
+def test_ipython_shows_the_learners_frames_and_hides_the_checks(capsys):
+    """In a notebook, a learner's error shows their own line and a summary, not the check's catalogue of mistakes."""
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    shell = interactiveshell.InteractiveShell.instance()
+    try:
+        shell.run_cell(
+            "import torch\n"
+            "from transformer_course import checks\n"
+            "def masked_softmax(scores, mask):\n"
+            "    return torch.softmax(scores.masked_fill(~mask, float('-inf')), dim=-1)\n"
+            "masked_softmax = checks.attention.check_masked_softmax(masked_softmax)\n")
+    finally:
+        interactiveshell.InteractiveShell.clear_instance()
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "masked_softmax: your code raised TypeError (case: no mask" in text
+    assert "scores.masked_fill(~mask" in text and "bad operand type for unary ~" in text
+    assert "_core.py" not in text and "mistakes" not in text and "ref.masked_softmax" not in text
