@@ -375,6 +375,13 @@ CATALOG = [
     ("explained", checks.multihead.check_multi_head_attention, _mha(w_o=False), "W_O is missing"),
     ("explained", checks.block.check_encoder_layer, _encoder(closure=True), "the sub-layer ignores its argument"),
     ("explained", checks.block.check_encoder_layer, _encoder(mask=False), "the mask is not passed to self-attention"),
+    ("explained", checks.block.check_encoder_layer, forward(tc.EncoderLayer, lambda self, x, mask=None: self.ff_sublayer(
+        self.ff_sublayer(self.attn_sublayer(x, lambda y: self.self_attn(y, y, y, mask)), self.feed_forward),
+        self.feed_forward)), "the feed-forward sub-layer is applied twice"),
+    ("explained", checks.attention.check_scaled_dot_product_attention,
+     lambda q, k, v, mask=None: (lambda w: (w @ v, w))(tc.masked_softmax(q @ k.transpose(-2, -1) / k.shape[-2] ** 0.5,
+                                                                          mask)),
+     "the scores are divided by sqrt(k_len)"),
     ("explained", checks.training.check_train_step, _train_step(shift="shift_right"),
      "notebook 06's shift_right adds a second one"),
     ("explained", checks.training.check_label_smoothing_loss, _loss("counted"), "the padding is counted"),

@@ -197,6 +197,9 @@ def _check_attention(fn: Callable) -> None:
                     lambda: ref.masked_softmax(scores * math.sqrt(q.shape[-1]), mask),
                 "softmax over the wrong axis: each query's weights (a row, over the keys) must sum to 1":
                     lambda: torch.softmax(scores if mask is None else scores.masked_fill(~mask, NEG_INF), dim=-2),
+                "the scores are divided by sqrt(k_len), the number of keys; the scale is sqrt(d_k), the width of "
+                "a query (use attention_scores from exercise 1)":
+                    lambda: ref.masked_softmax(scores * math.sqrt(q.shape[-1] / k.shape[-2]), mask),
                 **({} if mask is None else {
                     "the mask is ignored: pass it on to the masked softmax":
                         lambda: ref.masked_softmax(scores),

@@ -267,6 +267,9 @@ def _encoder_mistakes(layer: ref.EncoderLayer, x: torch.Tensor, mask: torch.Tens
         "the same SublayerConnection (attn_sublayer) wraps both sub-layers; each has its own LayerNorm, "
         "use self.ff_sublayer around the feed-forward":
             lambda: layer.attn_sublayer(layer.attn_sublayer(x, attn(mask)), layer.feed_forward),
+        "the feed-forward sub-layer is applied twice; once, after self-attention":
+            lambda: layer.ff_sublayer(layer.ff_sublayer(layer.attn_sublayer(x, attn(mask)), layer.feed_forward),
+                                      layer.feed_forward),
         "the sub-layer ignores its argument: `lambda y: self.self_attn(x, x, x, mask)` attends over the "
         "raw x, so with norm_first the LayerNorm that SublayerConnection applies to y is lost; write "
         "`lambda y: self.self_attn(y, y, y, mask)`":
