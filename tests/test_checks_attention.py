@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from transformer_course.checks import LearnerError
 import torch
 
 import transformer_course as tc
-from contract import assert_not_done  # tests/contract.py
+from contract import assert_not_done, passes  # tests/contract.py
 from transformer_course.checks import CheckFailed
 from transformer_course.checks import attention as checks
 
@@ -42,7 +43,7 @@ EXERCISES = [
 
 @pytest.mark.parametrize("check, reference, name", EXERCISES)
 def test_reference_passes(check, reference, name, capsys):
-    assert check(reference) is reference
+    assert passes(check, reference)
     assert capsys.readouterr().out == f"✔ {name}: correct\n"
 
 
@@ -57,13 +58,19 @@ def nan_to_zero_softmax(scores, mask=None):
     return torch.nan_to_num(torch.softmax(scores.masked_fill(~mask, NEG_INF), dim=-1), nan=0.0)
 
 
+def test_causal_mask_must_honour_device():
+    with pytest.raises(checks.CheckFailed, match="it ignores its `device` argument: the mask is made by `torch.ones"):
+        checks.check_causal_mask(lambda n, device=None: torch.tril(torch.ones(n, n, dtype=torch.bool)))
+
+
 def test_other_correct_answers_pass(capsys):
     checks.check_attention_scores(lambda q, k: torch.einsum("...id,...jd->...ij", q / q.shape[-1] ** 0.25,
                                                             k / k.shape[-1] ** 0.25))
     checks.check_masked_softmax(nan_to_zero_softmax)
     checks.check_scaled_dot_product_attention(
         lambda q, k, v, mask=None: (lambda w: (w @ v, w))(nan_to_zero_softmax(tc.attention_scores(q, k), mask)))
-    checks.check_causal_mask(lambda n: torch.arange(n)[:, None] >= torch.arange(n)[None, :])
+    checks.check_causal_mask(lambda n, device=None: torch.arange(n, device=device)[:, None]
+                             >= torch.arange(n, device=device)[None, :])
     checks.check_padding_mask(lambda t, pad: (t != pad).unsqueeze(1).unsqueeze(2))
     assert capsys.readouterr().out.count("correct") == 5
 
@@ -124,8 +131,9 @@ def test_masked_softmax_must_accept_no_mask():
     def needs_mask(scores, mask):
         return zero_full_rows(torch.softmax(scores.masked_fill(~mask, NEG_INF), dim=-1), mask)
 
-    with pytest.raises(TypeError):  # the learner's own error, with its traceback
-        checks.check_masked_softmax(needs_mask)
+    with pytest.raises(LearnerError, match="raised TypeError .case: no mask") as info:
+        checks.check_masked_softmax(needs_mask)  # the learner's own error, with their own frames only
+    assert "~mask" in "".join(info.value.learner_frames())
 
 
 # --- scaled dot-product attention ---------------------------------------------------------

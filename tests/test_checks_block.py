@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import transformer_course as tc
-from contract import assert_not_done  # tests/contract.py
+from contract import assert_not_done, passes  # tests/contract.py
 from transformer_course import checks
 from transformer_course.checks import block as cb
 
@@ -42,7 +42,7 @@ LAYER_NORM_MISTAKES = {
 
 
 def test_layer_norm_reference_passes(capsys):
-    assert checks.block.check_layer_norm(tc.LayerNorm) is tc.LayerNorm
+    assert passes(checks.block.check_layer_norm, tc.LayerNorm)
     assert "✔ LayerNorm: correct" in capsys.readouterr().out
 
 
@@ -73,7 +73,7 @@ FEED_FORWARD_MISTAKES = {
 
 
 def test_feed_forward_reference_passes(capsys):
-    assert cb.check_feed_forward(tc.FeedForward) is tc.FeedForward
+    assert passes(cb.check_feed_forward, tc.FeedForward)
     assert "✔ FeedForward: correct" in capsys.readouterr().out
 
 
@@ -83,9 +83,21 @@ def test_feed_forward_mistakes_are_named(message):
         cb.check_feed_forward(_ff(FEED_FORWARD_MISTAKES[message]))
 
 
-def test_feed_forward_dropout_elsewhere_passes():
-    """Where dropout sits is not checked (the comparison runs in eval mode), only that it is used."""
-    cb.check_feed_forward(_ff(lambda s, x: s.dropout(s.linear2(s.activation(s.linear1(x))))))
+@pytest.mark.parametrize("message, forward", [
+    ("dropout is applied after linear2", lambda s, x: s.dropout(s.linear2(s.activation(s.linear1(x))))),
+    ("dropout is applied to the input x", lambda s, x: s.linear2(s.activation(s.linear1(s.dropout(x))))),
+    ("dropout is applied twice", lambda s, x: s.dropout(s.linear2(s.dropout(s.activation(s.linear1(x)))))),
+    ("drops other numbers than the reference", lambda s, x: s.linear2(s.dropout(s.dropout(s.activation(s.linear1(x)))))),
+    ("never applies dropout", lambda s, x: s.linear2(s.activation(s.linear1(x)))),
+])
+def test_feed_forward_dropout_in_the_wrong_place_is_named(message, forward):
+    """Where dropout sits is checked in train mode, with one seed for the reference and the learner."""
+    with pytest.raises(checks.CheckFailed, match=message):
+        cb.check_feed_forward(_ff(forward))
+
+
+def test_feed_forward_with_functional_dropout_passes():
+    cb.check_feed_forward(_ff(lambda s, x: s.linear2(F.dropout(s.activation(s.linear1(x)), 0.5, s.training))))
 
 
 def test_feed_forward_returning_the_hidden_layer_names_the_axis():
@@ -123,11 +135,18 @@ SUBLAYER_MISTAKES = {
     "normalises twice": (_right_post, lambda s, x, f: s.norm(x + s.dropout(f(s.norm(x))))),
     "LayerNorm is missing": (_right_post, lambda s, x, f: x + s.dropout(f(x))),
     "never applies dropout": (lambda s, x, f: s.norm(x + f(x)), lambda s, x, f: x + f(s.norm(x))),
+    r"dropout is applied to the residual stream itself, LayerNorm\(dropout": (
+        lambda s, x, f: s.norm(s.dropout(x + f(x))), _right_pre),
+    r"dropout is applied after the LayerNorm": (lambda s, x, f: s.dropout(s.norm(x + f(x))), _right_pre),
+    r"dropout is applied to the sub-layer's input, LayerNorm": (lambda s, x, f: s.norm(x + f(s.dropout(x))), _right_pre),
+    r"dropout is applied to the residual stream itself, dropout\(x": (
+        _right_post, lambda s, x, f: s.dropout(x + f(s.norm(x)))),
+    r"dropout is applied to x as well": (_right_post, lambda s, x, f: s.dropout(x) + s.dropout(f(s.norm(x)))),
 }
 
 
 def test_sublayer_connection_reference_passes(capsys):
-    assert cb.check_sublayer_connection(tc.SublayerConnection) is tc.SublayerConnection
+    assert passes(cb.check_sublayer_connection, tc.SublayerConnection)
     assert "✔ SublayerConnection: correct" in capsys.readouterr().out
 
 
@@ -166,7 +185,7 @@ ENCODER_MISTAKES = {
 
 
 def test_encoder_layer_reference_passes(capsys):
-    assert cb.check_encoder_layer(tc.EncoderLayer) is tc.EncoderLayer
+    assert passes(cb.check_encoder_layer, tc.EncoderLayer)
     assert "✔ EncoderLayer: correct" in capsys.readouterr().out
 
 

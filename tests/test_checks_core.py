@@ -106,10 +106,92 @@ def test_copy_parameters_names_missing_ones():
         check_linear(Renamed)
 
 
-def test_other_errors_propagate_unchanged():
-    """A learner's own bug keeps its traceback: it points at their line."""
-    with pytest.raises(RuntimeError):
-        exercise("double", lambda x: x.view(5, -1, 7), reference, check_double)
+def wrong_view(x):
+    return x.view(5, -1, 7)
+
+
+def test_other_errors_show_the_learners_frames_only():
+    """A learner's own bug: a summary (exercise, case, shapes), their own line, the error; no check internals."""
+    with pytest.raises(checks.LearnerError) as info:
+        exercise("double", wrong_view, reference, check_double_called)
+    error = info.value
+    assert isinstance(error.error, RuntimeError)
+    assert error.summary == "double: your code raised RuntimeError (case: n=1; called with x (1,) float32)"
+    rendered = "\n".join(error._render_traceback_())
+    assert "return x.view(5, -1, 7)" in rendered and "RuntimeError" in rendered
+    assert "transformer_course/checks" not in rendered and "torch/" not in rendered
+    assert "return x.view(5, -1, 7)" in str(error)
+
+
+def check_double_called(fn):
+    for n in (1, 3):
+        with checks.case(f"n={n}"):
+            x = checks.randn(n, seed=n)
+            expect_close(checks.call(fn, x), reference(x), "the result")
+
+
+def test_the_reference_itself_is_not_done(capsys, monkeypatch):
+    """The check cell run again after an untouched stub gets the reference back: never "correct"."""
+    seen = []
+    monkeypatch.setattr(checks._core, "RESULT_HOOKS", [lambda *report: seen.append(report)])
+    assert exercise("double", reference, reference, check_double) is reference
+    out = capsys.readouterr().out
+    assert "double: not done yet" in out and "still the reference" in out and "correct" not in out
+    assert seen == [("double", reference, "not done")]
+    monkeypatch.setenv(checks.STRICT_ENV_VAR, "1")
+    with pytest.raises(ExerciseNotDone):
+        exercise("double", reference, reference, check_double)
+
+
+def test_call_catches_in_place_changes_of_an_input():
+    def in_place(x):
+        x += 1
+        return x
+
+    with pytest.raises(CheckFailed, match=r"changes its input `x` in place \(`add_` at line \d+ of in_place: `x \+= 1`\)"):
+        checks.call(in_place, torch.zeros(3))
+    checks.call(lambda x: x + 1, torch.zeros(3))
+    checks.call(lambda x: x.requires_grad_() * 2, torch.zeros(3))  # changes no values: fine
+    with pytest.raises(CheckFailed, match=r"changes its input `batch` in place \(`__setitem__`"):
+        checks.call(lambda batch: batch[1].__setitem__((slice(None), 0), 1), (torch.zeros(2, 3), torch.zeros(2, 3)))
+
+
+def test_call_catches_a_tensor_made_on_the_cpu():
+    def cpu_mask(scores):
+        mask = torch.ones(3, 3, dtype=torch.bool).tril()
+        return scores.masked_fill(~mask, 0.0)
+
+    def device_mask(scores):
+        mask = torch.ones(3, 3, dtype=torch.bool, device=scores.device).tril()
+        return scores.masked_fill(~mask, 0.0) * torch.tensor(2.0)  # a 0-d CPU tensor is fine on a GPU too
+
+    with pytest.raises(CheckFailed, match=r"would fail on a GPU: the tensor made by `torch.ones\(...\)` at line \d+ "
+                                          r"of cpu_mask: `mask = torch.ones\(3, 3, dtype=torch.bool\).tril\(\)` is "
+                                          r"on the CPU"):
+        checks.call(cpu_mask, torch.zeros(2, 3, 3))
+    checks.call(device_mask, torch.zeros(2, 3, 3))
+    with pytest.raises(CheckFailed, match="its output would be on the CPU"):
+        checks.call(lambda x: torch.zeros(len(x)), torch.zeros(3))
+
+
+def test_call_forbids_what_the_text_forbids():
+    with pytest.raises(CheckFailed, match="it calls softmax at line .*; do it yourself"):
+        checks.call(lambda x: x.softmax(-1), torch.zeros(3), forbidden={"softmax": "do it yourself"})
+
+
+@pytest.mark.parametrize("what, sentence", [
+    ("the logits", "the logits are wrong"), ("the output ids", "the output ids are wrong"),
+    ("the parameters after one step", "the parameters after one step are wrong"),
+    ("the loss", "the loss is wrong"), ("w_q.bias", "w_q.bias is wrong"), ("the mask", "the mask is wrong"),
+])
+def test_messages_agree_in_number(what, sentence):
+    with pytest.raises(CheckFailed, match=f"^{sentence}: x"):
+        expect_close(torch.ones(2), torch.zeros(2), what, mistakes={"x": torch.ones(2)})
+
+
+def test_a_float64_result_is_named():
+    with pytest.raises(CheckFailed, match="dtype torch.float64 but should be torch.float32"):
+        expect_close(torch.zeros(2, dtype=torch.float64), torch.zeros(2), "the encoding")
 
 
 def test_render_traceback_is_just_the_message():
@@ -158,3 +240,23 @@ def test_topic_modules_load_lazily():
     assert checks.warmup.check_pairwise_dot
     with pytest.raises(AttributeError, match="no topic module"):
         checks.no_such_topic
+
+
+def test_ipython_shows_the_learners_frames_and_hides_the_checks(capsys):
+    """In a notebook, a learner's error shows their own line and a summary, not the check's catalogue of mistakes."""
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    shell = interactiveshell.InteractiveShell.instance()
+    try:
+        shell.run_cell(
+            "import torch\n"
+            "from transformer_course import checks\n"
+            "def masked_softmax(scores, mask):\n"
+            "    return torch.softmax(scores.masked_fill(~mask, float('-inf')), dim=-1)\n"
+            "masked_softmax = checks.attention.check_masked_softmax(masked_softmax)\n")
+    finally:
+        interactiveshell.InteractiveShell.clear_instance()
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "masked_softmax: your code raised TypeError (case: no mask" in text
+    assert "scores.masked_fill(~mask" in text and "bad operand type for unary ~" in text
+    assert "_core.py" not in text and "mistakes" not in text and "ref.masked_softmax" not in text

@@ -8,7 +8,7 @@ from einops import rearrange
 from torch import nn
 
 import transformer_course as tc
-from contract import assert_not_done, fails_with  # tests/contract.py
+from contract import assert_not_done, fails_with, passes  # tests/contract.py
 from transformer_course.checks import multihead as mh
 
 # --- the reference passes; a stub is not done (and fails in strict mode) ----------
@@ -43,7 +43,7 @@ STUBS = [stub_function, stub_function, StubMultiHeadAttention, stub_function]
 
 @pytest.mark.parametrize("check, reference", REFERENCES)
 def test_reference_passes(check, reference, capsys):
-    assert check(reference) is reference
+    assert passes(check, reference)
     assert "correct" in capsys.readouterr().out
 
 
@@ -81,8 +81,8 @@ def test_merge_heads_mistakes(wrong, message):
 class Tweakable(StubMultiHeadAttention):
     """A forward with switches for each mistake."""
 
-    scale, split, merge, transpose_back, project, use_mask, kv_from_query, swap_qk, store = (
-        "d_k", "h d", "h d", True, True, True, False, False, True)
+    scale, split, merge, transpose_back, project, use_mask, kv_from_query, swap_qk, store, drop = (
+        "d_k", "h d", "h d", True, True, True, False, False, True, "weights")
 
     def forward(self, query, key, value, mask=None):
         if self.kv_from_query:
@@ -97,14 +97,19 @@ class Tweakable(StubMultiHeadAttention):
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores, dim=-1)
         weights = torch.nan_to_num(weights, nan=0.0)  # a fully padded row: no weights
+        if self.drop == "weights":
+            weights = self.dropout(weights)
         if self.store:
             self.attn_weights = weights
         out = weights @ v
+        if self.drop == "out":
+            out = self.dropout(out)
         if self.transpose_back:
             out = rearrange(out, f"b h s d -> b s ({self.merge})")
         else:
             out = out.reshape(out.shape[0], out.shape[2], -1)
-        return self.w_o(out) if self.project else out
+        out = self.w_o(out) if self.project else out
+        return self.dropout(out) if self.drop == "final" else out
 
 
 def variant(**switches):
@@ -167,6 +172,7 @@ def loader(order="qkv", transpose=False, biases=True, out_proj=True, out_transpo
                 ours.w_o.weight.copy_(mha.out_proj.weight.T if out_transposed else mha.out_proj.weight)
                 if out_bias:
                     ours.w_o.bias.copy_(mha.out_proj.bias)
+        return ours
     return load
 
 
@@ -178,7 +184,7 @@ def test_loader_without_mistakes_is_right(capsys):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(order="kqv"), "w_q.weight holds the W_K chunk"),
     (dict(order="qvk"), "w_k.weight holds the W_V chunk"),
-    (dict(transpose=True), "don't transpose"),
+    (dict(transpose=True), "holds its chunk transposed (W_Q.T)"),
     (dict(biases=False), "w_q.bias was not copied"),
     (dict(out_proj=False), "w_o.weight was not copied"),
     (dict(out_transposed=True), "w_o.weight is transposed"),

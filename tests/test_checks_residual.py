@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from transformer_course import residual
-from contract import assert_not_done  # tests/contract.py
+from contract import assert_not_done, passes  # tests/contract.py
 from transformer_course.checks import CheckFailed
 from transformer_course.checks import residual as checks
 
@@ -50,7 +50,7 @@ EXERCISES = [
 
 @pytest.mark.parametrize("check, reference, _, name", EXERCISES)
 def test_reference_passes(check, reference, _, name, capsys):
-    assert check(reference) is reference
+    assert passes(check, reference)
     assert capsys.readouterr().out == f"✔ {name}: correct\n"
 
 
@@ -60,7 +60,7 @@ def test_stub_is_not_done(check, reference, unfinished, name, capsys, monkeypatc
 
 
 def test_other_correct_answers_pass(capsys):
-    checks.check_softmax(lambda z: torch.softmax(z, dim=-1))
+    checks.check_softmax(lambda z: (z - z.logsumexp(dim=-1, keepdim=True)).exp())
     checks.check_next_token_probs(lambda s, W: torch.softmax(torch.einsum("btd,dv->btv", s, W), dim=-1))
     assert capsys.readouterr().out.count("correct") == 2
 

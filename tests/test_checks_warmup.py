@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from contract import passes
 import torch
 from einops import rearrange
 
@@ -29,7 +30,7 @@ def failure(check, wrong) -> str:
     ],
 )
 def test_reference_and_other_right_answers_pass(check, reference, name, capsys):
-    assert check(reference) is reference
+    assert passes(check, reference)
     assert capsys.readouterr().out == f"✔ {name}: correct\n"
 
 

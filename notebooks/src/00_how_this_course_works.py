@@ -178,6 +178,13 @@ except checks.CheckFailed as failure:
 # (softmax over the wrong axis, a missing $1/\sqrt{d_k}$, a mask with the wrong
 # polarity, ...) and name them; for anything else they say where the largest
 # difference from the reference is.
+#
+# Checks also run your code the way later notebooks will: on copies of the
+# inputs, so an input changed in place (`x -= ...`) is reported; and as if the
+# inputs lived on a GPU, so a tensor made on the CPU (`torch.arange(n)` without
+# `device=`) that meets them is reported with the line that made it. When your
+# code raises an error, you see your own lines and the inputs' shapes, not the
+# check's insides.
 
 # %% [markdown]
 # ### Exercise 2 · ★☆☆ · about 3 minutes: every row against every row
@@ -279,7 +286,9 @@ print(chunk_sequence(positions, 4)[0, :, :, 0])  # (n_chunks=3, chunk_len=4)
 #
 #    The check prints `… name: not done yet — the reference implementation is
 #    used from here on` and returns the reference implementation, which the
-#    check cell binds to the exercise's name. Later cells run with it.
+#    check cell binds to the exercise's name. Later cells run with it. Run
+#    the check cell again and it says the same: the name now holds the
+#    reference, not your code, until you run your cell.
 #
 #    </details>
 #

@@ -428,7 +428,8 @@ for h in (1, 8):
 #
 # Both use `nn.Linear`'s layout `(out_features, in_features)`, like our
 # `self.w_q.weight`, so nothing needs transposing. Write
-# `load_torch_weights(ours, mha)` that copies all eight tensors into `ours`.
+# `load_torch_weights(ours, mha)` that copies all eight tensors into `ours`
+# and returns `ours`.
 #
 # <details><summary>Hint</summary>
 #

@@ -12,7 +12,7 @@ import torch
 
 from .. import attention as ref
 from .. import masks as ref_masks
-from ._core import CheckFailed, case, exercise, expect_close, expect_tensor, randn
+from ._core import CheckFailed, made_on_cpu, call, case, exercise, expect_close, expect_tensor, randn, rows_sum_to_one
 
 NEG_INF = float("-inf")
 
@@ -32,10 +32,10 @@ def _check_attention_scores(fn: Callable) -> None:
             q, k = randn(batch, q_len, d_k, seed=q_len), randn(batch, k_len, d_k, seed=10 + k_len)
             expected = ref.attention_scores(q, k)
             dots = q @ k.transpose(-2, -1)
-            _expect_scores(fn(q.clone(), k.clone()), expected, dots, q, k)
+            _expect_scores(call(fn, q, k), expected, dots, q, k)
     with case("with a heads axis: q and k of shape (batch=2, heads=3, seq_len=4, d_k=8)"):
         q, k = randn(2, 3, 4, 8, seed=7), randn(2, 3, 4, 8, seed=8)
-        _expect_scores(fn(q.clone(), k.clone()), ref.attention_scores(q, k), q @ k.transpose(-2, -1), q, k)
+        _expect_scores(call(fn, q, k), ref.attention_scores(q, k), q @ k.transpose(-2, -1), q, k)
 
 
 def _expect_scores(actual, expected, dots, q, k) -> None:
@@ -110,14 +110,25 @@ def _masked_softmax_mistakes(scores: torch.Tensor, mask: torch.Tensor | None) ->
     }
 
 
+def _masked_get_nothing(mask: torch.Tensor | None) -> Callable[[torch.Tensor], str | None]:
+    """Property: every masked-out key gets weight 0."""
+    def check(got: torch.Tensor) -> str | None:
+        if mask is None or not (got.masked_select(~mask.expand_as(got)).abs() > 1e-6).any():
+            return None
+        return ("a masked-out key (mask False) gets weight: fill the scores where the mask is False with "
+                "-inf before the softmax")
+    return check
+
+
 def _check_masked_softmax(fn: Callable) -> None:
     for description, scores, mask in _masked_softmax_cases():
         with case(description):
             expected = ref.masked_softmax(scores, mask)
-            actual = fn(scores.clone(), None if mask is None else mask.clone())
+            actual = call(fn, scores, mask)
             axes = ("batch", "heads", "q_len", "k_len")[-scores.dim():]
             expect_close(actual, expected, "the result", axes=axes,
-                         mistakes=_masked_softmax_mistakes(scores, mask))
+                         mistakes=_masked_softmax_mistakes(scores, mask),
+                         properties=[lambda got: rows_sum_to_one(got, zero_rows=True), _masked_get_nothing(mask)])
 
 
 def check_masked_softmax(learner: Callable) -> Callable:
@@ -171,7 +182,7 @@ def _check_attention(fn: Callable) -> None:
     for description, q, k, v, mask in _attention_cases():
         with case(description):
             output, weights = ref.scaled_dot_product_attention(q, k, v, mask)
-            result = fn(q.clone(), k.clone(), v.clone(), None if mask is None else mask.clone())
+            result = call(fn, q, k, v, mask)
             if not isinstance(result, tuple) or len(result) != 2:
                 kind = type(result).__name__ if not isinstance(result, tuple) else f"a tuple of {len(result)}"
                 raise CheckFailed(f"it should return a tuple (output, weights) but returned {kind}")
@@ -180,11 +191,15 @@ def _check_attention(fn: Callable) -> None:
                 raise CheckFailed("it returns (weights, output); return (output, weights)")
             lead = ("batch", "heads")[: q.dim() - 2]
             scores = ref.attention_scores(q, k)
-            expect_close(got_weights, weights, "`weights`", axes=(*lead, "q_len", "k_len"), mistakes={
+            expect_close(got_weights, weights, "`weights`", axes=(*lead, "q_len", "k_len"),
+                         properties=[lambda got: rows_sum_to_one(got, zero_rows=True)], mistakes={
                 "the scaling 1/sqrt(d_k) is missing from the scores":
                     lambda: ref.masked_softmax(scores * math.sqrt(q.shape[-1]), mask),
                 "softmax over the wrong axis: each query's weights (a row, over the keys) must sum to 1":
                     lambda: torch.softmax(scores if mask is None else scores.masked_fill(~mask, NEG_INF), dim=-2),
+                "the scores are divided by sqrt(k_len), the number of keys; the scale is sqrt(d_k), the width of "
+                "a query (use attention_scores from exercise 1)":
+                    lambda: ref.masked_softmax(scores * math.sqrt(q.shape[-1] / k.shape[-2]), mask),
                 **({} if mask is None else {
                     "the mask is ignored: pass it on to the masked softmax":
                         lambda: ref.masked_softmax(scores),
@@ -224,7 +239,7 @@ def _check_causal_mask(fn: Callable) -> None:
         with case(f"size={size}"):
             expected = ref_masks.causal_mask(size)
             ones = torch.ones(size, size, dtype=torch.bool)
-            _expect_mask(fn(size), expected, "the mask", axes=("q_len", "k_len"), mistakes={
+            _expect_mask(call(fn, size), expected, "the mask", axes=("q_len", "k_len"), mistakes={
                 "the mask has the wrong polarity: True means 'may attend', so the allowed positions, on "
                 "and below the diagonal, are True and the future is False":
                     lambda: ~expected,
@@ -236,6 +251,15 @@ def _check_causal_mask(fn: Callable) -> None:
                 "every position may attend everywhere: the future (above the diagonal) must be False":
                     lambda: ones,
             })
+
+
+    with case("size=3, device=the inputs' device"):
+        got = expect_tensor(call(fn, 3, device=torch.device("cpu")), "the mask")
+        made = made_on_cpu(got)
+        if made:
+            raise CheckFailed(f"it ignores its `device` argument: the mask is made by {made} without device=, so "
+                              f"on a GPU it stays on the CPU; pass it on: torch.ones(size, size, dtype=torch.bool, "
+                              f"device=device)")
 
 
 def check_causal_mask(learner: Callable) -> Callable:
@@ -254,7 +278,7 @@ def _check_padding_mask(fn: Callable) -> None:
         with case(description):
             expected = ref_masks.padding_mask(tokens, pad_id)
             keep = tokens != pad_id
-            _expect_mask(fn(tokens.clone(), pad_id), expected, "the mask",
+            _expect_mask(call(fn, tokens, pad_id), expected, "the mask",
                          axes=("batch", "heads", "q_len", "k_len"), mistakes={
                 "the mask has the wrong polarity: True means 'may attend', so real tokens are True and "
                 "padding is False":

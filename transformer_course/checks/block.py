@@ -2,8 +2,9 @@
 
 Every check builds the reference module with seeded random weights (LayerNorm's gamma and
 beta too, so forgetting them shows), copies those weights into the learner's module, and
-compares outputs in eval mode, where dropout does nothing: *where* dropout sits is not
-checked, only that it is applied at all (in train mode the output must change).
+compares outputs in eval mode, where dropout does nothing; then, in train mode with one
+random seed, that dropout drops exactly what the reference drops (so it sits where the text
+puts it), naming the usual wrong places.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from torch import nn
 
 from .. import block as ref
 from .. import masks
-from ._core import CheckFailed, case, copy_parameters, exercise, expect_close, randn
+from ._core import (CheckFailed, call, case, copy_parameters, exercise, expect_close, expect_dropout_placed,
+                    randn, without_grad)
 
 # --- shared helpers (also used by checks.encoder_decoder) -------------------------------------
 
@@ -113,7 +115,7 @@ def _check_layer_norm(learner_cls: type) -> None:
             x = randn(batch, seq_len, d_model, seed=seq_len) * scale + offset
             with torch.no_grad():
                 expected = reference(x)
-                actual = learner(x.clone())
+                actual = call(learner, x)
             expect_close(actual, expected, "LayerNorm's output", atol=1e-4, rtol=1e-4,
                          axes=("batch", "seq_len", "d_model"),
                          mistakes=_layer_norm_mistakes(x, reference.weight.detach(), reference.bias.detach(),
@@ -139,7 +141,7 @@ def _check_feed_forward(learner_cls: type) -> None:
             x = randn(batch, seq_len, d_model, seed=seq_len)
             with torch.no_grad():
                 expected = reference(x)
-                actual = learner(x.clone())
+                actual = call(learner, x)
                 l1, l2, act = reference.linear1, reference.linear2, reference.activation
                 mistakes = {
                     "there is no activation between the two linear layers, so the two collapse into one "
@@ -151,7 +153,17 @@ def _check_feed_forward(learner_cls: type) -> None:
                 }
             expect_close(actual, expected, "the feed-forward output", axes=("batch", "seq_len", "d_model"),
                          mistakes=mistakes)
-            expect_dropout_used(learner, lambda: learner(x.clone()), "FeedForward")
+            drop = reference.dropout
+            expect_dropout_placed(learner, reference, lambda m: call(m, x), "FeedForward", {
+                "dropout is applied after linear2, to the output; the text puts it on the hidden "
+                "activations, between the activation and linear2": lambda: drop(l2(act(l1(x)))),
+                "dropout is applied to the input x; the text puts it on the hidden activations, between "
+                "the activation and linear2": lambda: l2(act(l1(drop(x)))),
+                "dropout is applied before the activation; the text puts it after: "
+                "linear2(dropout(activation(linear1(x))))": lambda: l2(act(drop(l1(x)))),
+                "dropout is applied twice, on the hidden activations and on the output; only once, "
+                "between the activation and linear2": lambda: drop(l2(drop(act(l1(x))))),
+            }, where="linear2(dropout(activation(linear1(x))))")
 
 
 def check_feed_forward(learner: type) -> type:
@@ -188,6 +200,31 @@ def _sublayer_mistakes(x, sublayer, norm, norm_first: bool) -> dict:
     }
 
 
+def _sublayer_dropout_mistakes(x, sublayer, norm, drop, norm_first: bool) -> dict:
+    """What dropout in the usual wrong places gives (run in train mode, with the reference's seed)."""
+    if norm_first:
+        return {
+            "dropout is applied to the residual stream itself, dropout(x + Sublayer(LayerNorm(x))): it "
+            "belongs on the sub-layer's output only, x + dropout(Sublayer(LayerNorm(x)))":
+                lambda: drop(x + sublayer(norm(x))),
+            "dropout is applied to the sub-layer's input, x + Sublayer(dropout(LayerNorm(x))); it belongs on "
+            "its output, x + dropout(Sublayer(LayerNorm(x)))": lambda: x + sublayer(drop(norm(x))),
+            "dropout is applied to x as well: the residual path carries x untouched, "
+            "x + dropout(Sublayer(LayerNorm(x)))": lambda: drop(x) + drop(sublayer(norm(x))),
+        }
+    return {
+        "dropout is applied to the residual stream itself, LayerNorm(dropout(x + Sublayer(x))): it belongs "
+        "on the sub-layer's output only, LayerNorm(x + dropout(Sublayer(x)))":
+            lambda: norm(drop(x + sublayer(x))),
+        "dropout is applied after the LayerNorm, dropout(LayerNorm(x + Sublayer(x))); it belongs on the "
+        "sub-layer's output, LayerNorm(x + dropout(Sublayer(x)))": lambda: drop(norm(x + sublayer(x))),
+        "dropout is applied to the sub-layer's input, LayerNorm(x + Sublayer(dropout(x))); it belongs on "
+        "its output, LayerNorm(x + dropout(Sublayer(x)))": lambda: norm(x + sublayer(drop(x))),
+        "dropout is applied to x as well: the residual path carries x untouched, "
+        "LayerNorm(x + dropout(Sublayer(x)))": lambda: norm(drop(x) + drop(sublayer(x))),
+    }
+
+
 def _check_sublayer_connection(learner_cls: type) -> None:
     for batch, seq_len, d_model, norm_first in [(2, 5, 8, False), (2, 5, 8, True), (1, 1, 6, False),
                                                 (3, 4, 16, True)]:
@@ -199,10 +236,14 @@ def _check_sublayer_connection(learner_cls: type) -> None:
             x = randn(batch, seq_len, d_model, seed=batch) * 2 + 1
             with torch.no_grad():
                 expected = reference(x, sublayer)
-                actual = learner(x.clone(), sublayer)
+                actual = call(learner, x, sublayer)
                 mistakes = {k: v() for k, v in _sublayer_mistakes(x, sublayer, reference.norm, norm_first).items()}
             expect_close(actual, expected, "the output", axes=("batch", "seq_len", "d_model"), mistakes=mistakes)
-            expect_dropout_used(learner, lambda: learner(x.clone(), sublayer), "SublayerConnection")
+            expect_dropout_placed(learner, reference, lambda m: call(m, x, sublayer), "SublayerConnection",
+                                  _sublayer_dropout_mistakes(x, sublayer, reference.norm, reference.dropout,
+                                                             norm_first),
+                                  where="x + dropout(Sublayer(LayerNorm(x))) for pre-LN, "
+                                        "LayerNorm(x + dropout(Sublayer(x))) for post-LN")
 
 
 def check_sublayer_connection(learner: type) -> type:
@@ -226,6 +267,14 @@ def _encoder_mistakes(layer: ref.EncoderLayer, x: torch.Tensor, mask: torch.Tens
         "the same SublayerConnection (attn_sublayer) wraps both sub-layers; each has its own LayerNorm, "
         "use self.ff_sublayer around the feed-forward":
             lambda: layer.attn_sublayer(layer.attn_sublayer(x, attn(mask)), layer.feed_forward),
+        "the feed-forward sub-layer is applied twice; once, after self-attention":
+            lambda: layer.ff_sublayer(layer.ff_sublayer(layer.attn_sublayer(x, attn(mask)), layer.feed_forward),
+                                      layer.feed_forward),
+        "the sub-layer ignores its argument: `lambda y: self.self_attn(x, x, x, mask)` attends over the "
+        "raw x, so with norm_first the LayerNorm that SublayerConnection applies to y is lost; write "
+        "`lambda y: self.self_attn(y, y, y, mask)`":
+            lambda: layer.ff_sublayer(layer.attn_sublayer(x, lambda y: layer.self_attn(x, x, x, mask)),
+                                      layer.feed_forward),
     }
 
 
@@ -248,8 +297,8 @@ def _check_encoder_layer(learner_cls: type) -> None:
                 mask = masks.padding_mask(ids, pad_id=0)  # (B, 1, 1, seq_len)
             with torch.no_grad():
                 expected = reference(x, mask)
-                actual = learner(x.clone(), mask)
-                mistakes = {k: v() for k, v in _encoder_mistakes(reference, x, mask).items()}
+                actual = call(learner, x, mask)
+                mistakes = without_grad(_encoder_mistakes(reference, x, mask))
             expect_close(actual, expected, "the encoder layer's output", atol=1e-4,
                          axes=("batch", "seq_len", "d_model"), mistakes=mistakes)
 

@@ -14,7 +14,7 @@ import torch
 from .. import encoder_decoder as ref
 from .. import masks
 from ..config import ModelConfig
-from ._core import CheckFailed, case, exercise, expect_close, expect_tensor, randn
+from ._core import CheckFailed, call, case, exercise, expect_close, expect_tensor, randn, without_grad
 from .block import randomize_norms, reference_and_learner, seeded
 
 
@@ -30,11 +30,15 @@ def _ids(lengths: list[int], seq_len: int, vocab: int, seed: int, pad_id: int = 
 
 
 def _decoder_mistakes(layer: ref.DecoderLayer, x, memory, src_mask, tgt_mask) -> dict:
-    def run(self_mask, cross_q, cross_kv, cross_mask, order=("self", "cross", "ff")):
+    def run(self_mask, cross_q, cross_kv, cross_mask, order=("self", "cross", "ff"), cross_v=None,
+            raw_self=False, raw_cross=False):
+        """The reference forward with one change; raw_*: the sub-layer's lambda ignores its argument."""
+        cross_v = cross_v or cross_kv
         steps = {
-            "self": lambda y: layer.self_attn_sublayer(y, lambda z: layer.self_attn(z, z, z, self_mask)),
+            "self": lambda y: layer.self_attn_sublayer(
+                y, lambda z: layer.self_attn(*(y, y, y) if raw_self else (z, z, z), self_mask)),
             "cross": lambda y: layer.cross_attn_sublayer(
-                y, lambda z: layer.cross_attn(*(cross_q(z), cross_kv(z), cross_kv(z)), cross_mask)),
+                y, lambda z: layer.cross_attn(cross_q(y if raw_cross else z), cross_kv(z), cross_v(z), cross_mask)),
             "ff": lambda y: layer.ff_sublayer(y, layer.feed_forward),
         }
         y = x
@@ -59,6 +63,14 @@ def _decoder_mistakes(layer: ref.DecoderLayer, x, memory, src_mask, tgt_mask) ->
             lambda: run(tgt_mask, own, mem, src_mask, ("self", "ff")),
         "the feed-forward sub-layer is missing":
             lambda: run(tgt_mask, own, mem, src_mask, ("self", "cross")),
+        "the self-attention sub-layer ignores its argument: `lambda y: self.self_attn(x, x, x, tgt_mask)` "
+        "attends over the raw x, so with norm_first the LayerNorm applied to y is lost; write "
+        "`lambda y: self.self_attn(y, y, y, tgt_mask)`":
+            lambda: run(tgt_mask, own, mem, src_mask, raw_self=True),
+        "the cross-attention sub-layer ignores its argument: its queries come from the raw x instead of y, "
+        "so with norm_first the LayerNorm applied to y is lost; write `lambda y: self.cross_attn(y, memory, "
+        "memory, src_mask)`":
+            lambda: run(tgt_mask, own, mem, src_mask, raw_cross=True),
     }
     if same_len:  # these only run without a shape error when source and target have the same length
         mistakes.update({
@@ -71,6 +83,18 @@ def _decoder_mistakes(layer: ref.DecoderLayer, x, memory, src_mask, tgt_mask) ->
                 lambda: layer.ff_sublayer(layer.cross_attn_sublayer(
                     layer.self_attn_sublayer(x, lambda z: layer.self_attn(z, z, z, tgt_mask)),
                     lambda z: layer.cross_attn(memory, z, z, src_mask)), layer.feed_forward),
+            "cross-attention gets the target mask: its keys are the source positions, so it needs the "
+            "source's padding mask, self.cross_attn(x, memory, memory, src_mask)":
+                lambda: run(tgt_mask, own, mem, tgt_mask),
+            "the masked self-attention gets the source mask: it needs the target mask (causal and padding), "
+            "self.self_attn(x, x, x, tgt_mask)":
+                lambda: run(src_mask, own, mem, src_mask),
+            "the masks are swapped: self-attention needs tgt_mask, cross-attention src_mask":
+                lambda: run(src_mask, own, mem, tgt_mask),
+            "cross-attention takes its values from the decoder states: keys AND values come from memory":
+                lambda: run(tgt_mask, own, mem, src_mask, cross_v=own),
+            "cross-attention takes its keys from the decoder states: keys AND values come from memory":
+                lambda: run(tgt_mask, own, own, src_mask, cross_v=mem),
         })
     return mistakes
 
@@ -96,8 +120,8 @@ def _check_decoder_layer(learner_cls: type) -> None:
             src_mask = masks.padding_mask(_ids(src_lengths, S, 10, seed=4), pad_id=0)  # (B, 1, 1, S)
             with torch.no_grad():
                 expected = reference(x, memory, src_mask, tgt_mask)
-                actual = learner(x.clone(), memory.clone(), src_mask, tgt_mask)
-                mistakes = {k: v() for k, v in _decoder_mistakes(reference, x, memory, src_mask, tgt_mask).items()}
+                actual = call(learner, x, memory, src_mask, tgt_mask)
+                mistakes = without_grad(_decoder_mistakes(reference, x, memory, src_mask, tgt_mask))
             expect_close(actual, expected, "the decoder layer's output", atol=1e-4,
                          axes=("batch", "tgt_len", "d_model"), mistakes=mistakes)
 
@@ -115,7 +139,7 @@ def _check_target_mask(fn: Callable) -> None:
         with case(f"tgt of shape (batch={len(lengths)}, tgt_len={T}), real lengths {lengths}, pad_id={pad_id}"):
             tgt = _ids(lengths, T, 10, seed=T, pad_id=pad_id)
             expected = masks.target_mask(tgt, pad_id)  # (B, 1, T, T)
-            actual = expect_tensor(fn(tgt.clone(), pad_id), "the mask")
+            actual = expect_tensor(call(fn, tgt, pad_id), "the mask")
             if actual.dtype != torch.bool:
                 raise CheckFailed(
                     f"the mask has dtype {actual.dtype} but must be bool (True = may attend): combine bool "
@@ -144,6 +168,8 @@ def check_target_mask(learner: Callable) -> Callable:
     return exercise("target_mask", learner, masks.target_mask, _check_target_mask)
 
 
+
+
 # --- shifting the target -----------------------------------------------------------------------
 
 
@@ -152,7 +178,7 @@ def _check_shift_right(fn: Callable) -> None:
         with case(f"target of shape (batch={len(lengths)}, tgt_len={T}), bos_id={bos_id}"):
             tgt = _ids(lengths, T, 10, seed=T + bos_id)
             expected = ref.shift_right(tgt, bos_id)
-            actual = expect_tensor(fn(tgt.clone(), bos_id), "the decoder input")
+            actual = expect_tensor(call(fn, tgt, bos_id), "the decoder input")
             if actual.is_floating_point():
                 raise CheckFailed(f"the decoder input has dtype {actual.dtype} but must hold integer token "
                                   f"ids like the target ({tgt.dtype})")
@@ -180,11 +206,13 @@ def check_shift_right(learner: Callable) -> Callable:
 
 
 def _forward_mistakes(model: ref.Transformer, src, tgt, pad_id) -> dict:
-    def run(src_mask_enc, src_mask_dec, tgt_mask, positions=True, memory_from_encoder=True, unembed=True):
-        pos = model.pos_encoding if positions else (lambda y: y)
-        source = pos(model.src_embed(src))
+    def run(src_mask_enc, src_mask_dec, tgt_mask, positions="both", memory_from_encoder=True, unembed=True):
+        no_pos = lambda y: y  # noqa: E731
+        src_pos = model.pos_encoding if positions in ("both", "src") else no_pos
+        tgt_pos = model.pos_encoding if positions in ("both", "tgt") else no_pos
+        source = src_pos(model.src_embed(src))
         memory = model.encoder(source, src_mask_enc) if memory_from_encoder else source
-        x = model.decoder(pos(model.tgt_embed(tgt)), memory, src_mask_dec, tgt_mask)
+        x = model.decoder(tgt_pos(model.tgt_embed(tgt)), memory, src_mask_dec, tgt_mask)
         return model.unembed(x) if unembed else x
 
     src_mask, tgt_mask = masks.padding_mask(src, pad_id), masks.target_mask(tgt, pad_id)
@@ -201,21 +229,46 @@ def _forward_mistakes(model: ref.Transformer, src, tgt, pad_id) -> dict:
         "future): use target_mask": lambda: run(src_mask, src_mask, masks.padding_mask(tgt, pad_id)),
         "the decoder gets no target mask at all: it sees the future": lambda: run(src_mask, src_mask, None),
         "the positional encoding is missing: add model.pos_encoding after each embedding":
-            lambda: run(src_mask, src_mask, tgt_mask, positions=False),
+            lambda: run(src_mask, src_mask, tgt_mask, positions="none"),
+        "the decoder side has no positional encoding: apply model.pos_encoding to model.tgt_embed(tgt) too":
+            lambda: run(src_mask, src_mask, tgt_mask, positions="src"),
+        "the encoder side has no positional encoding: apply model.pos_encoding to model.src_embed(src) too":
+            lambda: run(src_mask, src_mask, tgt_mask, positions="tgt"),
+        "the decoder's cross-attention gets the target mask: pass the source mask, padding_mask(src, pad_id), "
+        "as its src_mask": lambda: run(src_mask, tgt_mask, tgt_mask),
+        "it treats id 0 as padding instead of the pad_id it is given":
+            lambda: run(masks.padding_mask(src, 0), masks.padding_mask(src, 0), masks.target_mask(tgt, 0)),
         "the decoder attends to the embedded source instead of the encoder's output: memory = "
         "model.encoder(...)": lambda: run(src_mask, src_mask, tgt_mask, memory_from_encoder=False),
     }
 
 
+def _causal_property(fn: Callable, model, src, tgt, pad_id: int) -> Callable[[torch.Tensor], str | None]:
+    """Property: changing the last target token leaves the logits at every earlier position unchanged."""
+    def check(got: torch.Tensor) -> str | None:
+        if tgt.shape[1] < 2:
+            return None
+        changed = tgt.clone()
+        changed[:, -1] = torch.where(changed[:, -1] == 3, 4, 3)  # another real token
+        with torch.no_grad():
+            again = call(fn, model, src, changed, pad_id)
+        if torch.allclose(again[:, :-1].float(), got[:, :-1], atol=1e-4):
+            return None
+        return ("changing the LAST target token changes the logits at earlier positions, so the decoder sees "
+                "the future: its self-attention needs target_mask(tgt, pad_id)")
+    return check
+
+
 def _check_transformer_forward(fn: Callable) -> None:
-    pad_id = 0
-    for src_lengths, S, tgt_lengths, T, norm_first in [
-        ([6, 4, 2], 6, [3, 4, 2], 4, False),
-        ([5, 5], 5, [5, 2], 5, True),
-        ([1], 1, [1], 1, False),  # batch of 1, length 1
+    for src_lengths, S, tgt_lengths, T, norm_first, pad_id in [
+        ([6, 4, 2], 6, [3, 4, 2], 4, False, 0),
+        ([5, 5], 5, [5, 2], 5, True, 0),
+        ([1], 1, [1], 1, False, 0),  # batch of 1, length 1
+        ([4, 2], 4, [3, 2], 3, False, 2),  # a pad_id other than 0
     ]:
         B = len(src_lengths)
-        with case(f"src (batch={B}, src_len={S}), tgt (batch={B}, tgt_len={T}), norm_first={norm_first}"):
+        with case(f"src (batch={B}, src_len={S}), tgt (batch={B}, tgt_len={T}), norm_first={norm_first}, "
+                  f"pad_id={pad_id}"):
             model = seeded(lambda: ref.Transformer(ModelConfig(src_vocab_size=11, vocab_size=13, d_model=16, n_heads=2, n_layers=2, d_ff=32,
                                                    dropout=0.1, norm_first=norm_first)), seed=S + T)
             model = randomize_norms(model, seed=S).eval()
@@ -223,10 +276,10 @@ def _check_transformer_forward(fn: Callable) -> None:
             tgt = _ids(tgt_lengths, T, 13, seed=T + 1, pad_id=pad_id)
             with torch.no_grad():
                 expected = ref.transformer_forward(model, src, tgt, pad_id)
-                actual: Any = fn(model, src.clone(), tgt.clone(), pad_id)
-                mistakes = {k: v() for k, v in _forward_mistakes(model, src, tgt, pad_id).items()}
-            expect_close(actual, expected, "the logits", atol=1e-4, axes=("batch", "tgt_len", "tgt_vocab"),
-                         mistakes=mistakes)
+                actual: Any = call(fn, model, src, tgt, pad_id)
+                mistakes = without_grad(_forward_mistakes(model, src, tgt, pad_id))
+            expect_close(actual, expected, "the logits", atol=1e-4, axes=("batch", "tgt_len", "vocab_size"),
+                         mistakes=mistakes, properties=[_causal_property(fn, model, src, tgt, pad_id)])
 
 
 def check_transformer_forward(learner: Callable) -> Callable:

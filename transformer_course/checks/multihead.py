@@ -17,7 +17,7 @@ from torch import nn
 
 from .. import multihead as ref
 from ..attention import scaled_dot_product_attention
-from ._core import CheckFailed, case, copy_parameters, exercise, expect_close, randn
+from ._core import CheckFailed, call, case, copy_parameters, exercise, expect_close, expect_dropout_placed, randn
 
 SPLIT_AXES = ("batch", "n_heads", "seq_len", "d_k")
 MERGE_AXES = ("batch", "seq_len", "d_model")
@@ -31,7 +31,7 @@ def _check_split_heads(fn: Callable) -> None:
         with case(f"x of shape (batch={batch}, seq_len={seq_len}, d_model={d_model}), n_heads={n_heads}"):
             x = randn(batch, seq_len, d_model, seed=seq_len + n_heads)
             expected = ref.split_heads(x, n_heads)
-            expect_close(fn(x.clone(), n_heads), expected, "split_heads(x, n_heads)", axes=SPLIT_AXES, mistakes={
+            expect_close(call(fn, x, n_heads), expected, "split_heads(x, n_heads)", axes=SPLIT_AXES, mistakes={
                 "the heads are interleaved: head 0 should get the first d_k features (0..d_k-1), a "
                 "contiguous block, but it got every n_heads-th feature. In einops write (h d), not (d h)":
                     lambda: rearrange(x, "b s (d h) -> b h s d", h=n_heads),
@@ -59,7 +59,7 @@ def _check_merge_heads(fn: Callable) -> None:
         with case(f"x of shape (batch={batch}, n_heads={n_heads}, seq_len={seq_len}, d_k={d_k})"):
             x = randn(batch, n_heads, seq_len, d_k, seed=seq_len + n_heads)
             expected = ref.merge_heads(x)
-            expect_close(fn(x.clone()), expected, "merge_heads(x)", axes=MERGE_AXES, mistakes={
+            expect_close(call(fn, x), expected, "merge_heads(x)", axes=MERGE_AXES, mistakes={
                 "it reshapes to (batch, seq_len, d_model) without transposing back first, which mixes "
                 "positions into the features. Move n_heads next to d_k again (b h s d -> b s h d), "
                 "then join them":
@@ -81,18 +81,25 @@ def check_merge_heads(learner: Callable) -> Callable:
 
 
 def _attend(module: ref.MultiHeadAttention, query, key, value, mask, scale: float = 1.0,
-            split: str = "h d", merge: str = "h d", transpose_back: bool = True, w_o: bool = True):
-    """The reference forward with one deliberate change, to recognise a learner's mistake."""
+            split: str = "h d", merge: str = "h d", transpose_back: bool = True, w_o: bool = True,
+            drop: str | None = "weights"):
+    """The reference forward with one deliberate change, to recognise a learner's mistake.
+
+    drop: where dropout goes ("weights", right; "out", each head's output; "final", after W_O; None, nowhere).
+    """
     h = module.n_heads
     q = rearrange(module.w_q(query), f"b s ({split}) -> b h s d", h=h)
     k = rearrange(module.w_k(key), f"b s ({split}) -> b h s d", h=h)
     v = rearrange(module.w_v(value), f"b s ({split}) -> b h s d", h=h)
-    out, _ = scaled_dot_product_attention(q * scale, k, v, mask)  # scale multiplies the scores
+    out, _ = scaled_dot_product_attention(q * scale, k, v, mask, module.dropout if drop == "weights" else None)
+    if drop == "out":
+        out = module.dropout(out)
     if transpose_back:
         out = rearrange(out, f"b h s d -> b s ({merge})")
     else:
         out = out.reshape(out.shape[0], out.shape[2], -1)
-    return module.w_o(out) if w_o else out
+    out = module.w_o(out) if w_o else out
+    return module.dropout(out) if drop == "final" else out
 
 
 def _mha_cases():
@@ -124,7 +131,7 @@ def _check_multi_head_attention(cls: Callable) -> None:
             value = randn(batch, k_len, d_model, seed=3) if cross else query
             with torch.no_grad():
                 expected = reference(query, key, value, mask)
-                got = module(query.clone(), key.clone(), value.clone(), mask)
+                got = call(module, query, key, value, mask)
                 d_k = d_model // n_heads
                 mistakes = {
                     "the output projection W_O is missing: after merging the heads, apply self.w_o":
@@ -149,14 +156,60 @@ def _check_multi_head_attention(cls: Callable) -> None:
                         else expected,
                     "W_Q and W_K are swapped: queries come from self.w_q(query), keys from self.w_k(key)":
                         lambda: _attend(_swapped(reference), query, key, value, mask),
+                    "the values are computed from `key`: use self.w_v(value) (in cross-attention keys and "
+                    "values are two different inputs)":
+                        lambda: _attend(reference, query, key, key, mask),
+                    "the keys are computed from `value`: use self.w_k(key)":
+                        lambda: _attend(reference, query, value, value, mask),
+                    "the queries are computed from `key`: queries come from self.w_q(query)":
+                        lambda: _attend(reference, key, key, value, mask) if key.shape == query.shape
+                        else expected,
                 }
-                expect_close(got, expected, "the output", axes=MERGE_AXES, mistakes=mistakes)
+                properties = [] if cross or mask is not None else [_equivariant(module, query)]
+                expect_close(got, expected, "the output", axes=MERGE_AXES, mistakes=mistakes, properties=properties)
             weights = getattr(module, "attn_weights", None)
             if weights is None:
                 raise CheckFailed("the output is right, but self.attn_weights is None: store the attention "
                                   "weights (batch, n_heads, q_len, k_len) there, the plots use them")
             expect_close(weights, reference.attn_weights, "self.attn_weights",
                          axes=("batch", "n_heads", "q_len", "k_len"))
+    _check_mha_dropout(cls)
+
+
+def _check_mha_dropout(cls: Callable) -> None:
+    """With dropout=0.5 in train mode, the same seed must drop the same attention weights as the reference."""
+    batch, q_len, k_len, d_model, n_heads = 2, 4, 5, 8, 2
+    with case(f"train mode with dropout=0.5: batch={batch}, q_len={q_len}, k_len={k_len}, d_model={d_model}, "
+              f"n_heads={n_heads}"):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1)
+            reference = ref.MultiHeadAttention(d_model, n_heads, 0.5)
+            module = cls(d_model, n_heads, 0.5)
+        copy_parameters(reference, module, "your MultiHeadAttention")
+        query, memory = randn(batch, q_len, d_model, seed=4), randn(batch, k_len, d_model, seed=5)
+        expect_dropout_placed(
+            module, reference, lambda m: call(m, query, memory, memory), "MultiHeadAttention", {
+                "dropout is applied to each head's output; the text applies self.dropout to the attention "
+                "weights (pass it to scaled_dot_product_attention)":
+                    lambda: _attend(reference, query, memory, memory, None, drop="out"),
+                "dropout is applied after W_O; the text applies self.dropout to the attention weights (pass "
+                "it to scaled_dot_product_attention)":
+                    lambda: _attend(reference, query, memory, memory, None, drop="final"),
+            }, where="pass self.dropout to scaled_dot_product_attention, which applies it to the weights")
+
+
+def _equivariant(module, x: torch.Tensor) -> Callable[[torch.Tensor], str | None]:
+    """Property: in self-attention without a mask, shuffling the positions of x shuffles the output alike."""
+    def check(got: torch.Tensor) -> str | None:
+        perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            shuffled = call(module, x[:, perm], x[:, perm], x[:, perm])
+        if torch.allclose(shuffled.float(), got[:, perm], atol=1e-4):
+            return None
+        return ("shuffling the positions of the input (self-attention, no mask) does not just shuffle the output: "
+                "attention without positions treats the sequence as a set, so something mixes positions with "
+                "heads or features (a reshape or view where a transpose is needed?)")
+    return check
 
 
 def _swapped(reference: ref.MultiHeadAttention) -> ref.MultiHeadAttention:
@@ -186,7 +239,7 @@ def _check_load_torch_weights(fn: Callable) -> None:
                 ours = ref.MultiHeadAttention(d_model, n_heads)
             before = {name: p.detach().clone() for name, p in ours.named_parameters()}
             expected = dict(ref.load_torch_weights(ref.MultiHeadAttention(d_model, n_heads), mha).named_parameters())
-            fn(ours, mha)
+            returned = call(fn, ours, mha)
             got = dict(ours.named_parameters())
             w = dict(zip("qkv", mha.in_proj_weight.detach().chunk(3)))
             b = dict(zip("qkv", mha.in_proj_bias.detach().chunk(3)))
@@ -195,7 +248,8 @@ def _check_load_torch_weights(fn: Callable) -> None:
                 mistakes = {
                     f"w_{x}.weight is still the module's own random initial weight: copy {names[x]} into it":
                         before[f"w_{x}.weight"],
-                    f"w_{x}.weight holds the whole in_proj_weight's transpose; take its chunk, don't transpose":
+                    f"w_{x}.weight holds its chunk transposed ({names[x]}.T): in_proj_weight and nn.Linear "
+                    f"both store (out_features, in_features), so copy the chunk as it is, without .T":
                         w[x].T,
                 }
                 for other in "qkv":
@@ -216,6 +270,11 @@ def _check_load_torch_weights(fn: Callable) -> None:
             expect_close(got["w_o.bias"], expected["w_o.bias"], "w_o.bias", mistakes={
                 "w_o.bias was not copied: it is mha.out_proj.bias": before["w_o.bias"],
             })
+            if returned is not ours:
+                raise CheckFailed("it does not return `ours` (it returns "
+                                  f"{'None' if returned is None else type(returned).__name__}): the text asks "
+                                  "load_torch_weights to return the module it filled, so end with `return ours`")
+
 
 
 def check_load_torch_weights(learner: Callable) -> Callable:

@@ -14,7 +14,8 @@ import torch
 
 from .. import positional as ref
 from ..multihead import MultiHeadAttention
-from ._core import CheckFailed, case, copy_parameters, exercise, expect_close, expect_tensor, randn
+from ._core import (CheckFailed, call, case, copy_parameters, exercise, expect_close, expect_dropout_placed,
+                    expect_tensor, randn)
 
 # --- reference answer: the permutation test -------------------------------------
 
@@ -48,12 +49,14 @@ def _check_permutation_gap(fn: Callable) -> None:
     for batch, seq_len, d_model in [(2, 4, 4), (2, 6, 8), (1, 5, 4)]:
         x = randn(batch, seq_len, d_model, seed=seq_len)
         perm = torch.roll(torch.arange(seq_len), 1)  # every position moves, and perm is not its own inverse
+        if seq_len == 6:  # not a roll: a learner who rolls instead of indexing with perm is caught
+            perm = torch.tensor([2, 0, 5, 1, 3, 4])
         inverse = torch.argsort(perm)
         for name, f in _functions(d_model):
             with case(f"f = {name}, x of shape ({batch}, {seq_len}, {d_model}), perm = {perm.tolist()}"), \
                     torch.no_grad():
                 expected = permutation_gap(f, x, perm)
-                got = fn(f, x.clone(), perm.clone())
+                got = call(fn, f, x, perm)
                 if isinstance(got, (int, float)):
                     got = torch.tensor(float(got))
                 got = expect_tensor(got, "the gap")
@@ -75,6 +78,9 @@ def _check_permutation_gap(fn: Callable) -> None:
                         lambda: (shuffled_in - plain_out[:, perm]).abs().mean(),
                     "it takes the max of the signed difference; take .abs() first":
                         lambda: (shuffled_in - plain_out[:, perm]).max(),
+                    "it rolls the positions by one instead of shuffling them with perm: index x[:, perm] "
+                    "(perm is any order, not always a roll)":
+                        lambda: (f(torch.roll(x, 1, dims=1)) - torch.roll(plain_out, 1, dims=1)).abs().max(),
                 })
 
 
@@ -110,7 +116,7 @@ def _check_sinusoidal_encoding(fn: Callable) -> None:
     for max_len, d_model in [(50, 16), (10, 6), (1, 4), (7, 2), (100, 64)]:
         with case(f"max_len={max_len}, d_model={d_model}"):
             expected = ref.sinusoidal_encoding(max_len, d_model)
-            expect_close(fn(max_len, d_model), expected, "the encoding", atol=1e-4,
+            expect_close(call(fn, max_len, d_model), expected, "the encoding", atol=1e-4,
                          axes=("max_len", "d_model"), mistakes={
                 "sin and cos are concatenated (sin in the first half of the dimensions, cos in the "
                 "second); the paper interleaves them: sin in even dimensions 0, 2, 4, ..., cos in odd "
@@ -151,7 +157,7 @@ def _check_learned_positional_embedding(cls: type) -> None:
             table = reference.embedding.weight.detach()  # (max_len, d_model)
             with torch.no_grad():
                 expected = reference(x)
-                expect_close(module(x.clone()), expected, "the output",
+                expect_close(call(module, x), expected, "the output",
                              axes=("batch", "seq_len", "d_model"), mistakes={
                     "it returns the position vectors alone; add them to x":
                         lambda: table[:seq_len].expand(batch, seq_len, d_model),
@@ -164,6 +170,26 @@ def _check_learned_positional_embedding(cls: type) -> None:
                     "it adds the whole table's first row to every position; use one row per position":
                         lambda: x + table[:1],
                 })
+    _check_learned_dropout(cls)
+
+
+def _check_learned_dropout(cls: type) -> None:
+    """In train mode with one seed, dropout must fall on the sum x + position vectors, as in the reference."""
+    batch, seq_len, d_model, max_len = 2, 5, 8, 10
+    with case(f"train mode with dropout=0.5: x of shape ({batch}, {seq_len}, {d_model}), max_len={max_len}"):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(3)
+            reference = ref.LearnedPositionalEmbedding(d_model, max_len, 0.5)
+            module = cls(d_model, max_len, 0.5)
+        copy_parameters(reference, module, "your LearnedPositionalEmbedding")
+        x = randn(batch, seq_len, d_model, seed=6)
+        table, drop = reference.embedding.weight.detach(), reference.dropout
+        expect_dropout_placed(module, reference, lambda m: call(m, x), "LearnedPositionalEmbedding", {
+            "dropout is applied to the position vectors only; the paper applies it to the sum, "
+            "self.dropout(x + position vectors)": lambda: x + drop(table[:seq_len]),
+            "dropout is applied to x only; the paper applies it to the sum, self.dropout(x + position "
+            "vectors)": lambda: drop(x) + table[:seq_len],
+        }, where="self.dropout(x + self.embedding(positions))")
 
 
 def check_learned_positional_embedding(learner: type) -> type:

@@ -7,13 +7,14 @@ from typing import Callable
 import torch
 
 from .. import residual as ref
-from ._core import case, copy_parameters, exercise, expect_close, randn
+from ._core import call, case, copy_parameters, exercise, expect_close, randn, rows_sum_to_one
 
 # --- softmax -----------------------------------------------------------------
 
 
 def _softmax_mistakes(logits: torch.Tensor) -> dict:
     exp = logits.exp()
+    shifted = (logits - logits.max(dim=-1, keepdim=True).values).exp()
     mistakes = {
         "exp overflows to inf for large logits (here around 1000) and inf / inf is NaN: subtract "
         "each row's maximum from the logits before exp — the softmax does not change":
@@ -36,8 +37,15 @@ def _softmax_mistakes(logits: torch.Tensor) -> dict:
     }
     if logits.shape[-1] == logits.shape[-2]:  # only a square input lets this mistake run at all
         mistakes["sum(dim=-1) without keepdim=True drops the axis, so the division lines up the row "
-                 "sums with the columns: use sum(dim=-1, keepdim=True)"] = lambda: exp / exp.sum(dim=-1)
+                 "sums with the columns: use sum(dim=-1, keepdim=True)"] = lambda: [exp / exp.sum(dim=-1), shifted / shifted.sum(dim=-1)]
     return mistakes
+
+
+_NO_SOFTMAX = {
+    name: f"the exercise asks you to build the softmax yourself, without {name}: exp(logits - max) divided "
+          f"by its sum over the last axis"
+    for name in ("softmax", "log_softmax")
+}
 
 
 def _check_softmax(fn: Callable) -> None:
@@ -51,8 +59,9 @@ def _check_softmax(fn: Callable) -> None:
     for description, logits in cases:
         with case(description):
             expected = ref.softmax(logits)
-            expect_close(fn(logits.clone()), expected, "the output",
-                         mistakes=_softmax_mistakes(logits))
+            actual = call(fn, logits, forbidden=_NO_SOFTMAX)
+            expect_close(actual, expected, "the output", mistakes=_softmax_mistakes(logits),
+                         properties=[rows_sum_to_one])
 
 
 def check_softmax(learner: Callable) -> Callable:
@@ -70,7 +79,7 @@ def _check_next_token_probs(fn: Callable) -> None:
             stream, W_U = randn(batch, seq_len, d_model, seed=seq_len), randn(d_model, vocab, seed=vocab)
             expected = ref.next_token_probs(stream, W_U)
             logits = stream @ W_U
-            expect_close(fn(stream.clone(), W_U.clone()), expected, "the output",
+            expect_close(call(fn, stream, W_U), expected, "the output", properties=[rows_sum_to_one],
                          axes=("batch", "seq_len", "vocab_size"), mistakes={
                 "it returns the logits stream @ W_U; a softmax over the vocabulary turns them into "
                 "probabilities":
@@ -109,7 +118,7 @@ def _check_residual_block(cls: Callable) -> None:
                 expected = reference(x)
                 update = reference.update(x)
                 lin1, lin2 = reference.linear1, reference.linear2
-                actual = block(x.clone())
+                actual = call(block, x)
                 expect_close(actual, expected, "the block's output",
                              axes=("batch", "seq_len", "d_model"), mistakes={
                     "it returns f(x), the update alone: the residual connection is missing, the block "

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from einops import rearrange
 
-from ._core import case, exercise, expect_close, randn
+from ._core import call, case, exercise, expect_close, randn
 
 # --- reference answers -------------------------------------------------------
 
@@ -39,7 +39,7 @@ def _check_mean_over_positions(fn: Callable) -> None:
         with case(f"x of shape (batch={batch}, seq_len={seq_len}, d_model={d_model})"):
             x = randn(batch, seq_len, d_model, seed=seq_len)
             expected = mean_over_positions(x)
-            expect_close(fn(x.clone()), expected, "the result", axes=("batch", "d_model"), mistakes={
+            expect_close(call(fn, x), expected, "the result", axes=("batch", "d_model"), mistakes={
                 "it averages over d_model (the last axis); average over the positions, axis 1":
                     lambda: x.mean(dim=-1),
                 "it averages over the batch (axis 0); average over the positions, axis 1":
@@ -63,7 +63,7 @@ def _check_pairwise_dot(fn: Callable) -> None:
         with case(f"a of shape ({batch}, n={n}, d={d}), b of shape ({batch}, m={m}, d={d})"):
             a, b = randn(batch, n, d, seed=1), randn(batch, m, d, seed=2)
             expected = pairwise_dot(a, b)
-            expect_close(fn(a.clone(), b.clone()), expected, "the result", axes=("batch", "n", "m"), mistakes={
+            expect_close(call(fn, a, b), expected, "the result", axes=("batch", "n", "m"), mistakes={
                 "it is transposed: row i should hold a's row i dotted with every row of b (a @ b^T, not b @ a^T)":
                     lambda: b @ a.transpose(-2, -1),
                 "it multiplies element by element; a dot product also sums over d (use @)":
@@ -85,13 +85,19 @@ def _check_chunk_sequence(fn: Callable) -> None:
             x = randn(batch, seq_len, d_model, seed=chunk_len)
             expected = chunk_sequence(x, chunk_len)
             axes = ("batch", "n_chunks", "chunk_len", "d_model")
-            expect_close(fn(x.clone(), chunk_len), expected, "the result", axes=axes, mistakes={
+            expect_close(call(fn, x, chunk_len), expected, "the result", axes=axes, mistakes={
                 "the chunks are interleaved, not consecutive: chunk 0 should be positions "
                 f"0..{chunk_len - 1}; in einops write (n c), not (c n)":
                     lambda: rearrange(x, "b (c n) d -> b n c d", c=chunk_len),
                 "the axes n_chunks and chunk_len are swapped; the result should be "
                 "(batch, n_chunks, chunk_len, d_model)":
                     lambda: rearrange(x, "b (n c) d -> b c n d", c=chunk_len),
+                f"it binds n={chunk_len} in einops, but chunk_len is the length of one chunk, the axis c: "
+                f"write rearrange(x, \"b (n c) d -> b n c d\", c=chunk_len)":
+                    lambda: rearrange(x, "b (n c) d -> b n c d", n=chunk_len),
+                "it binds the number of chunks to chunk_len and swaps the axes: chunk_len is the size of c; "
+                "write rearrange(x, \"b (n c) d -> b n c d\", c=chunk_len)":
+                    lambda: rearrange(x, "b (n c) d -> b c n d", n=chunk_len),
             })
 
 
