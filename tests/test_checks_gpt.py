@@ -88,7 +88,8 @@ def _gpt_forward(mask="causal", positions=True, final_norm=True, unembed=True, s
         x = self.tok_embed(tokens) if scaled else self.tok_embed.lut(tokens)
         if positions:
             x = self.add_positions(x)
-        m = {"causal": tc.causal_mask(L), "none": None, "triu": torch.triu(torch.ones(L, L, dtype=torch.bool))}[mask]
+        m = {"causal": tc.causal_mask(L, device=tokens.device), "none": None,
+             "triu": torch.triu(torch.ones(L, L, dtype=torch.bool, device=tokens.device))}[mask]
         for block in self.blocks:
             x = block(x, m)
         if final_norm and self.norm is not None:
@@ -269,3 +270,21 @@ def test_sampling_check_leaves_the_global_rng_alone():
     torch.manual_seed(0)
     cg.check_sample_next(tc.sample_next)
     assert torch.equal(torch.rand(1), before)
+
+
+def test_gpt_mask_made_on_the_cpu_is_named():
+    """A causal mask made without device= passes on a CPU but breaks on a GPU: the check says so."""
+    def forward(self, tokens):
+        x = self.add_positions(self.tok_embed(tokens))
+        mask = tc.causal_mask(tokens.shape[1])  # the mistake: no device=tokens.device
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.unembed(self.norm(x) if self.norm is not None else x)
+    fails_with(cg.check_gpt, type("CPUMaskGPT", (tc.GPT,), {"forward": forward}), "would fail on a GPU")
+
+
+def test_lm_loss_that_writes_into_its_input_is_named():
+    def lm_loss(logits, tokens, loss_mask):
+        loss_mask[:, 0] = False  # the mistake: writes into the caller's tensor
+        return lm_training.lm_loss(logits, tokens, loss_mask)
+    fails_with(cg.check_lm_loss, lm_loss, "in place")

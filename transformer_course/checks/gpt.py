@@ -18,7 +18,7 @@ from ..config import ModelConfig
 from ..masks import causal_mask, target_mask
 from ..multihead import merge_heads, split_heads
 from ..task import lm_training
-from ._core import CheckFailed, case, copy_parameters, exercise, expect_close, expect_tensor, randn
+from ._core import CheckFailed, call, case, copy_parameters, exercise, expect_close, expect_tensor, randn
 from .block import randomize_norms, reference_and_learner, seeded
 
 
@@ -63,7 +63,7 @@ def _check_block(learner_cls: type) -> None:
                 mask = causal_mask(L)  # (L, L)
             with torch.no_grad():
                 expected = reference(x, mask)
-                actual = learner(x.clone(), mask)
+                actual = call(learner, x, mask)
                 mistakes = {k: v() for k, v in _block_mistakes(reference, x, mask).items()}
             expect_close(actual, expected, "the block's output", atol=1e-4, axes=("batch", "seq_len", "d_model"),
                          mistakes=mistakes)
@@ -131,7 +131,7 @@ def _check_gpt(learner_cls: type) -> None:
             tokens = _ids(B, L, config.vocab_size, seed=L)
             with torch.no_grad():
                 expected = reference(tokens)
-                actual = learner(tokens.clone())
+                actual = call(learner, tokens)
                 mistakes = {k: v() for k, v in _gpt_mistakes(reference, tokens).items()}
             expect_close(actual, expected, "the logits", atol=1e-4, axes=("batch", "seq_len", "vocab_size"),
                          mistakes=mistakes)
@@ -183,7 +183,7 @@ def _check_lm_loss(fn: Callable) -> None:
             loss_mask = (pos >= torch.tensor(starts)[:, None]) & (pos < torch.tensor(ends)[:, None])
             tokens = tokens.masked_fill(pos >= torch.tensor(ends)[:, None], 0)  # padding after the end
             expected = lm_training.lm_loss(logits, tokens, loss_mask)
-            actual = fn(logits.clone(), tokens.clone(), loss_mask.clone())
+            actual = call(fn, logits, tokens, loss_mask)
             actual = expect_tensor(actual, "the loss")
             if actual.dim() != 0:
                 raise CheckFailed(f"the loss should be one number (a 0-d tensor) but has shape "

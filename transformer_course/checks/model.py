@@ -20,7 +20,7 @@ from torch import nn
 from .. import encoder_decoder as ref
 from .. import masks
 from ..config import ModelConfig
-from ._core import CheckFailed, case, exercise, expect_close, randn
+from ._core import CheckFailed, call, case, exercise, expect_close, randn
 
 ATTRIBUTES = {
     "src_embed": "the source token embedding, nn.Embedding(config.source_vocab_size, d_model)",
@@ -187,7 +187,7 @@ def _check_transformer(learner_cls: type) -> None:
                              "decode(tgt, memory, src_mask, tgt_mask)", atol=1e-4,
                              axes=("batch", "tgt_len", "vocab_size"),
                              mistakes=_decode_mistakes(model, tgt, memory, src_mask, tgt_mask))
-                actual = model(src.clone(), tgt.clone(), src_mask, tgt_mask)
+                actual = call(model, src, tgt, src_mask, tgt_mask)
                 expect_close(actual, _decode(model, tgt, expected_memory, src_mask, tgt_mask),
                              "forward(src, tgt, src_mask, tgt_mask)", atol=1e-4,
                              axes=("batch", "tgt_len", "vocab_size"))
