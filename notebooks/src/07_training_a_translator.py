@@ -33,26 +33,26 @@
 # ## Where this sits: the whole pipeline
 #
 # ```mermaid
-# flowchart LR
-#     numbers["numbers 0..999,999, split by number: train / val / test"] --> batches["padded batches: src (B, S) English ids, tgt (B, T) &lt;bos&gt; German &lt;eos&gt;"]
-#     batches --> step["train_step: decoder reads tgt[:, :-1], predicts tgt[:, 1:]; label-smoothed loss, backward, Adam + warm-up"]
-#     step -- updates --> model["Transformer: encoder + decoder"]
-#     model --> decode["greedy decoding or beam search"]
-#     decode --> score["German tokens: exact match on held-out numbers"]
-#     model --> maps["attention maps: encoder self, decoder self, cross"]
+# flowchart TD
+#     numbers["numbers 0..999,999<br>split by number: train / val / test"] --> batches["padded batches<br>src (B, S) English ids, tgt (B, T) &lt;bos&gt; German &lt;eos&gt;"]
+#     batches --> step["train_step<br>decoder reads tgt[:, :-1], predicts tgt[:, 1:]<br>label-smoothed loss, backward, Adam + warm-up"]
+#     step -- updates --> model["Transformer: encoder + decoder<br>assembled from your parts"]
+#     model --> decode["greedy decoding<br>or beam search"]
+#     model --> maps["attention maps<br>encoder self, decoder self, cross"]
+#     decode --> score["German tokens<br>exact match on held-out numbers, per family"]
 # ```
 
 # %% [markdown] tags=["exercise_only"]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
-# <img src="images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="760">
+# <img src="images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="520">
 #
 # </details>
 
 # %% [markdown] tags=["solution_only"]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
-# <img src="../images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="760">
+# <img src="../images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="520">
 #
 # </details>
 
@@ -192,13 +192,16 @@ print("src:\n", src, "\ntgt:\n", tgt)
 V, eps, y = len(DE_VOCAB), 0.1, DE_VOCAB.stoi["zwanzig"]
 one_hot = F.one_hot(torch.tensor(y), V).float()
 smoothed = (1 - eps) * one_hot + eps / V
-fig, ax = plt.subplots(figsize=(11, 3))
-ax.bar(range(V), one_hot, color="lightgrey", label="one-hot target")
-ax.bar(range(V), smoothed, width=0.5, color="tab:blue", label=f"smoothed target, ε = {eps}")
-ax.set_xticks(range(V), DE_VOCAB.itos, rotation=70, fontsize=8)
-ax.set_ylabel("target probability")
-ax.set_title(f"The target for the right token 'zwanzig': {1 - eps + eps / V:.3f} on it, {eps / V:.4f} on each of the others")
-ax.legend()
+fig, (top, zoom) = plt.subplots(2, 1, figsize=(11, 5), sharex=True, constrained_layout=True)
+for ax, ylim in [(top, (0, 1.05)), (zoom, (0, 4 * eps / V))]:
+    ax.bar(range(V), one_hot, color="lightgrey", label="one-hot target")
+    ax.bar(range(V), smoothed, width=0.5, color="tab:blue", label=f"smoothed target, ε = {eps}")
+    ax.set_ylim(*ylim)
+    ax.set_ylabel("target probability")
+top.set_title(f"The target for the right token 'zwanzig': {1 - eps + eps / V:.3f} on it, {eps / V:.4f} on each of the others")
+top.legend()
+zoom.set_title(f"The same, zoomed in 250x: every other token gets ε / V = {eps / V:.4f} instead of 0", fontsize=10)
+zoom.set_xticks(range(V), DE_VOCAB.itos, rotation=70, fontsize=8)
 plt.show()
 
 # %% [markdown]
@@ -582,8 +585,9 @@ plt.show()
 # %% [markdown]
 # The loss falls fast during the warm-up, then slowly approaches its floor
 # (label smoothing keeps it above 0.66). Exact match, the share of
-# validation numbers whose *whole* translation is right, climbs to nearly
-# 100 % within a few hundred steps.
+# validation numbers whose *whole* translation is right, measured every 50
+# steps, stays near 0 for the first 50 steps or so (a translation counts only
+# when every token is right), then climbs, and is near 100 % by about step 200.
 
 # %% [markdown]
 # ## Translating: greedy decoding
@@ -882,20 +886,21 @@ display(Markdown("**Hand-picked numbers:**\n\n" + table([1, 16, 17, 21, 101, 100
 def show_map(ax, weights, rows, cols, title):
     """One attention map (q_len, k_len) as a heatmap with token labels."""
     ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_title(title, fontsize=10)
+    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=11)
+    ax.set_yticks(range(len(rows)), rows, fontsize=11)
+    ax.set_title(title, fontsize=12)
 
 
 examples = [21, 321, 45_678, 7_021]
 last = config.model.n_layers - 1
-fig, axes = plt.subplots(1, len(examples), figsize=(17, 5.2), constrained_layout=True)
-for ax, n in zip(axes, examples):
+fig, axes = plt.subplots(2, 2, figsize=(11, 10), constrained_layout=True)
+for ax, n in zip(axes.flat, examples):
     maps = attention_maps(model, n)
     show_map(ax, maps["cross"][last].mean(dim=0), maps["output"], maps["source"], f"{n:,}")
     ax.set_xlabel("English (keys)")
-axes[0].set_ylabel("German token written (query)")
-fig.suptitle(f"Cross-attention, decoder layer {last}, mean over heads", fontsize=12)
+for ax in axes[:, 0]:
+    ax.set_ylabel("German token written (query)")
+fig.suptitle(f"Cross-attention, decoder layer {last}, mean over heads", fontsize=13)
 plt.show()
 
 # %% [markdown]
@@ -918,13 +923,18 @@ plt.show()
 # attention: the encoder's self-attention (English × English), the decoder's
 # masked self-attention (German × German, a lower triangle), or
 # cross-attention (German × English). In a live Jupyter the picture is redrawn
-# on every change; elsewhere you see the default choice only.
+# on every change; a viewer that cannot run widgets (GitHub, say) shows a
+# picture of the default choice instead, the same `LiveOrPicture` as notebook 04.
 
 # %%
-def draw_attention(number: int = 21, layer: int = 1, head: str = "mean", kind: str = "cross"):
-    """Draw one attention map of the trained model for `number`."""
+import base64
+import io
+
+
+def attention_figure(number: int = 21, layer: int = 1, head: str = "mean", kind: str = "cross"):
+    """A figure of one attention map of the trained model for `number`."""
     maps = attention_maps(model, number)
-    weights = maps[kind][layer]  # (heads, q_len, k_len)
+    weights = maps[kind][layer]  # (H, q_len, k_len)
     weights = weights.mean(dim=0) if head == "mean" else weights[int(head)]
     rows, cols = {"encoder_self": (maps["source"], maps["source"]),
                   "decoder_self": (maps["output"], maps["decoder_input"]),
@@ -933,7 +943,21 @@ def draw_attention(number: int = 21, layer: int = 1, head: str = "mean", kind: s
     show_map(ax, weights, rows, cols, f"{number:,}: {kind.replace('_', ' ')}, layer {layer}, head {head}")
     ax.set_xlabel("keys")
     ax.set_ylabel("queries" if kind == "encoder_self" else "German token written (query)")
-    plt.show()
+    return fig
+
+
+class LiveOrPicture:
+    """Display `widget` where widgets run (a live Jupyter), else a static PNG of `figure` (as in notebook 04)."""
+
+    def __init__(self, widget, figure):
+        self.widget = widget
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(figure)  # drawn into the PNG only, not shown on its own
+        self.png = base64.b64encode(buffer.getvalue()).decode()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return {**self.widget._repr_mimebundle_(**kwargs), "image/png": self.png}
 
 
 number_box = widgets.BoundedIntText(value=45_678, min=0, max=999_999, description="number")
@@ -946,16 +970,18 @@ explorer = widgets.Output()
 
 
 def redraw(change=None):
-    """Draw the chosen map into the explorer's output area."""
+    """Draw the chosen map into the explorer's output area, replacing the last one."""
     with explorer:
         explorer.clear_output(wait=True)
-        draw_attention(number_box.value, layer_box.value, head_box.value, kind_box.value)
+        attention_figure(number_box.value, layer_box.value, head_box.value, kind_box.value)
+        plt.show()
 
 
 for box in (number_box, layer_box, head_box, kind_box):
     box.observe(redraw, names="value")
-draw_attention(number_box.value, layer_box.value, head_box.value, kind_box.value)  # static: shows in every viewer
-display(widgets.VBox([widgets.HBox([number_box, layer_box]), widgets.HBox([head_box, kind_box]), explorer]))
+redraw()  # the first map, inside the explorer
+display(LiveOrPicture(widgets.VBox([widgets.HBox([number_box, layer_box]), widgets.HBox([head_box, kind_box]), explorer]),
+                      attention_figure(number_box.value, layer_box.value, head_box.value, kind_box.value)))
 
 # %% [markdown]
 # The default picture is a single head, head 0 of layer 1, for 45,678. In
