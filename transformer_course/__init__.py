@@ -8,7 +8,9 @@ Model code, one module per idea, in the order the course teaches them (no module
 (LayerNorm, feed-forward, residual sub-layers, encoder layer: 05), ``encoder_decoder`` (decoder
 layer, stacks, the full ``Transformer``: 06).
 Task code, in the subpackage ``task``: the number-words data, training, decoding and attention maps
-of the translator that notebook 07 trains.
+of the translator that notebook 07 trains, and ``task.ablation``, the switchable translator whose
+parts notebook 08 takes out one at a time. ``whiteboard`` (08): the whole model on one page, each
+part with its sentence, equation, shapes and measured cost of removal.
 ``checks``: the exercise checks (the teacher's feedback), apart from the model code.
 Authoring tools (the notebook builder, the benchmark, the diagram scripts) are not in the package:
 they live in the repository's ``tools/``.
