@@ -102,7 +102,8 @@ def test_make_run_names_what_it_does_not_know():
         ab.make_run("base", "no attention")
     with pytest.raises(ValueError, match="unknown setting"):
         ab.make_run("huge", "full")
-    assert ab.make_run("deep", "no residual", seed=2) == ab.Run(n_layers=6, residual=False, seed=2)
+    assert ab.make_run("deep", "no residual", seed=2) == ab.Run(n_layers=6, norm_first=True, residual=False, seed=2)
+    assert ab.make_run("deep", "post-LN") == ab.Run(n_layers=6, norm_first=False)
 
 
 def test_a_run_is_reproducible(one_thread):
@@ -127,6 +128,8 @@ def test_summary_and_verdict():
     assert ab.verdict(summary["base", "no x"], summary["base", "full"]) == "no measurable difference"
     assert ab.verdict(summary["base", "no y"], summary["base", "full"]) == "worse"
     assert ab.verdict(summary["base", "full"], summary["base", "no y"]) == "better"
+    one = ab.summarize(runs[:1] + runs[3:4])
+    assert ab.verdict(one["base", "no x"], one["base", "full"]) == "one seed only"
 
 
 # --- the results file and the pictures made from it -----------------------------------------------

@@ -275,7 +275,7 @@ EXPERIMENTS: list[tuple[str, str]] = [
                           "one head", "no 1/sqrt(d_k)", "pre-LN", "no warm-up", "pre-LN, no warm-up",
                           "no label smoothing"]
 ] + [
-    ("deep", a) for a in ["full", "no residual", "no LayerNorm", "post-LN", "no warm-up"]
+    ("deep", a) for a in ["full", "no residual", "no LayerNorm", "post-LN"]
 ] + [
     ("one layer", a) for a in ["full", "no feed-forward"]
 ] + [
@@ -387,8 +387,11 @@ def verdict(ablated: Summary, full: Summary) -> str:
     """Compare an ablation with the full model of its setting: a difference counts only beyond the seeds' spread.
 
     "worse" / "better" when the two ranges of test exact match over seeds do not overlap,
-    "no measurable difference" when they do.
+    "no measurable difference" when they do; with fewer than two seeds on either side there is no
+    spread to judge by: "one seed only".
     """
+    if min(len(ablated.test_exact), len(full.test_exact)) < 2:
+        return "one seed only"
     if ablated.high < full.low:
         return "worse"
     if ablated.low > full.high:
