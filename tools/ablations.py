@@ -64,6 +64,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="settings to run (default: all)")
     parser.add_argument("--ablations", nargs="*", help="ablations to run (default: all of the setting's)")
     parser.add_argument("--seeds", nargs="*", type=int, default=SEEDS)
+    parser.add_argument("--reverse", action="store_true",
+                        help="run the experiments in reverse order (a second process sharing a setting's work)")
     parser.add_argument("--collect", action="store_true", help="only rewrite the results file from the log")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -71,7 +73,7 @@ def main() -> None:
     if not args.collect:
         start = time.perf_counter()
         for seed in args.seeds:
-            for setting, ablation in EXPERIMENTS:
+            for setting, ablation in (EXPERIMENTS[::-1] if args.reverse else EXPERIMENTS):
                 if (args.only and setting not in args.only) or (args.ablations and ablation not in args.ablations):
                     continue
                 config = make_run(setting, ablation, seed)

@@ -66,7 +66,7 @@ ENCODER_DECODER: list[Part] = [
          "Every sub-layer reads the stream and adds its update back: x + Sublayer(x).",
          "x = x + dropout(sublayer(x))",
          "(B, L, d_model) -> (B, L, d_model)",
-         removed=(("base", "no residual"), ("deep", "no residual"))),
+         removed=(("base", "no residual"),)),
     Part(6, "LayerNorm (Norm)", "05",
          "LayerNorm keeps the stream's scale steady: each position's features to mean 0, variance 1, "
          "then a learned scale and shift.",
@@ -181,17 +181,17 @@ def _draw_diagram(ax) -> None:
     ax.set_xlim(0, 8.8)
     ax.set_ylim(0, 14.2)
     ax.axis("off")
-    for x0, y0, y1, label in [(0.35, 3.35, 8.0, "encoder layer\n× n_layers"), (4.95, 3.35, 10.3,
-                                                                            "decoder layer\n× n_layers")]:
-        ax.add_patch(FancyBboxPatch((x0, y0), 3.3, y1 - y0, boxstyle="round,pad=0.08", fc="#fafafa",
+    for x0, y0, y1, label in [(0.2, 3.35, 8.0, "encoder layer\n× n_layers"), (4.8, 3.35, 10.3,
+                                                                           "decoder layer\n× n_layers")]:
+        ax.add_patch(FancyBboxPatch((x0, y0), 3.6, y1 - y0, boxstyle="round,pad=0.08", fc="#fafafa",
                                     ec="#888888", lw=1, ls="--"))
-        ax.text(x0 + 1.65, y1 + 0.12, label.replace("\n", " "), fontsize=7.5, color="#555555", ha="center")
+        ax.text(x0 + 1.8, y1 + 0.12, label.replace("\n", " "), fontsize=7.5, color="#555555", ha="center")
     for label, numbers, x, y, kind in _BOXES:
-        w = 3.0 if kind != "train" else 8.2
+        w = 3.3 if kind != "train" else 8.2
         ax.add_patch(FancyBboxPatch((x - w / 2, y - 0.32), w, 0.64, boxstyle="round,pad=0.05",
                                     fc=_COLORS[kind], ec="#333333", lw=1))
         tag = f"  [{', '.join(map(str, numbers))}]" if numbers else ""
-        ax.text(x, y, label + tag, ha="center", va="center", fontsize=7.5)
+        ax.text(x, y, label + tag, ha="center", va="center", fontsize=7.2)
     arrow = {"arrowstyle": "->", "color": "#333333", "lw": 1}
     for x, ys in [(2.0, [0.6, 1.6, 2.6, 4.0, 5.1, 6.3, 7.4]),
                   (6.6, [0.6, 1.6, 2.6, 4.0, 5.1, 6.3, 7.4, 8.6, 9.7, 11.2, 12.2])]:
@@ -201,12 +201,12 @@ def _draw_diagram(ax) -> None:
     res = {"arrowstyle": "->", "color": "#b02a37", "lw": 1.2, "connectionstyle": "bar,fraction=-0.25"}
     for x, pairs in [(2.0, [(3.3, 5.1), (5.7, 7.4)]), (6.6, [(3.3, 5.1), (5.7, 7.4), (8.0, 9.7)])]:
         for y_from, y_to in pairs:
-            ax.annotate("", xy=(x - 1.55, y_to), xytext=(x - 1.55, y_from), arrowprops=res)
+            ax.annotate("", xy=(x - 1.7, y_to), xytext=(x - 1.7, y_from), arrowprops=res)
     ax.text(0.1, 2.9, "residual [5]", color="#b02a37", fontsize=7, rotation=90, va="bottom")
     # memory: the encoder's output into every decoder layer's cross-attention
     blue = "#0a58ca"
     ax.plot([2.0, 2.0, 4.3, 4.3], [7.74, 8.9, 8.9, 6.3], color=blue, lw=1.4)
-    ax.annotate("", xy=(5.08, 6.3), xytext=(4.3, 6.3), arrowprops={"arrowstyle": "->", "color": blue, "lw": 1.4})
+    ax.annotate("", xy=(4.93, 6.3), xytext=(4.3, 6.3), arrowprops={"arrowstyle": "->", "color": blue, "lw": 1.4})
     ax.text(2.1, 9.05, "memory (B, S, d_model)", color=blue, fontsize=7.5)
     ax.annotate("", xy=(6.6, 13.15), xytext=(6.6, 12.55), arrowprops=arrow)
 
@@ -234,15 +234,17 @@ def draw(runs: list[dict], name: str = "encoder-decoder"):
     fig.suptitle(f"The transformer ({name}) on one page: each part, what it is for, its equation, its shapes, "
                  "and what removing it cost (notebook 08)", fontsize=12, fontweight="bold", y=0.985)
     _draw_diagram(fig.add_axes((0.01, 0.02, 0.34, 0.93)))
-    styles = {"head": dict(fontsize=8.6, fontweight="bold"), "text": dict(fontsize=8),
-              "code": dict(fontsize=7.6, family="monospace", color="#0a3d8f"),
-              "shape": dict(fontsize=7.6, color="#444444"), "cost": dict(fontsize=7.6, color="#8a1c1c")}
-    columns = [parts[: (len(parts) + 1) // 2], parts[(len(parts) + 1) // 2:]]
-    step = 0.0152
-    for c, column in enumerate(columns):
+    styles = {"head": dict(fontsize=9.6, fontweight="bold"), "text": dict(fontsize=9),
+              "code": dict(fontsize=8.4, family="monospace", color="#0a3d8f"),
+              "shape": dict(fontsize=8.4, color="#444444"), "cost": dict(fontsize=8.4, color="#8a1c1c")}
+    cards = [_card_lines(part, runs, width=70) for part in parts]
+    heights = [len(card) + 0.7 for card in cards]
+    split = min(range(1, len(cards)), key=lambda i: max(sum(heights[:i]), sum(heights[i:])))  # even columns
+    step = min(0.0168, 0.9 / max(sum(heights[:split]), sum(heights[split:])))
+    for c, column in enumerate([cards[:split], cards[split:]]):
         x, y = 0.365 + c * 0.315, 0.945
-        for part in column:
-            for kind, text in _card_lines(part, runs, width=78):
+        for card in column:
+            for kind, text in card:
                 fig.text(x, y, text, va="top", **styles[kind])
                 y -= step
             y -= step * 0.7

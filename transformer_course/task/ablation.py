@@ -275,7 +275,7 @@ EXPERIMENTS: list[tuple[str, str]] = [
                           "one head", "no 1/sqrt(d_k)", "pre-LN", "no warm-up", "pre-LN, no warm-up",
                           "no label smoothing"]
 ] + [
-    ("deep", a) for a in ["full", "no residual", "no LayerNorm", "post-LN"]
+    ("deep", a) for a in ["full", "no LayerNorm", "post-LN"]
 ] + [
     ("one layer", a) for a in ["full", "no feed-forward"]
 ] + [
