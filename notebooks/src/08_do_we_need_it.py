@@ -281,7 +281,8 @@ def table(setting: str, names: list[str], predictions: dict | None = None) -> st
         s = summaries[setting, name]
         judged = "—" if name == "full" else verdict(s, full)
         row = f"| {name} | {s.exact_text()} | {s.steps_text()} | {judged} |"
-        rows.append(row + (f" {predictions.get(name, '')} |" if predictions else ""))
+        guess = predictions.get(name) if predictions else None
+        rows.append(row + (f" {'—' if guess is None else guess} |" if predictions else ""))
     return "\n".join(rows)
 
 
@@ -338,7 +339,7 @@ def stream_scale(n_layers: int, **switches) -> list[float]:
     src_mask, tgt_mask = tc.padding_mask(src, 0), tc.target_mask(tgt, 0)
     with torch.no_grad():
         memory = model.encode(src, src_mask)
-        x = model._embed(model.tgt_embed, tgt)  # (B, T, d_model)
+        x = model.embed(model.tgt_embed, tgt)  # (B, T, d_model)
         scales = [x.pow(2).mean().sqrt().item()]
         for layer in model.decoder:
             x = layer(x, tgt_mask, memory, src_mask)
