@@ -165,20 +165,21 @@ class SwitchableTransformer(nn.Module):
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
 
-    def _embed(self, embed: Embedding, tokens: torch.Tensor) -> torch.Tensor:
-        x = embed(tokens)                                               # (B, L, d_model)
+    def embed(self, embedding: Embedding, tokens: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, L) -> the stream (B, L, d_model): embedding, plus the positional encoding if switched on."""
+        x = embedding(tokens)                                           # (B, L, d_model)
         return self.pos_encoding(x) if self.parts.positional else self.pos_encoding.dropout(x)
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         """src (B, S) ids -> memory (B, S, d_model)."""
-        x = self._embed(self.src_embed, src)
+        x = self.embed(self.src_embed, src)
         for layer in self.encoder:
             x = layer(x, src_mask)
         return self.encoder_norm(x)
 
     def decode(self, tgt, memory, src_mask=None, tgt_mask=None) -> torch.Tensor:
         """tgt (B, T) ids, memory (B, S, d_model) -> next-token logits (B, T, vocab_size)."""
-        x = self._embed(self.tgt_embed, tgt)
+        x = self.embed(self.tgt_embed, tgt)
         for layer in self.decoder:
             x = layer(x, tgt_mask, memory, src_mask)
         return self.unembed(self.decoder_norm(x))
