@@ -116,7 +116,7 @@ def test_a_run_is_reproducible(one_thread):
 
 def test_summary_and_verdict():
     def result(setting, ablation, seed, exact):
-        return {"setting": setting, "ablation": ablation, "config": {"seed": seed}, "test_exact": exact,
+        return {"setting": setting, "ablation": ablation, "config": {"seed": seed, "n_test": 1000}, "test_exact": exact,
                 "eval_steps": [50, 100], "val_exact": [0.5, exact]}
     runs = [result("base", "full", s, e) for s, e in enumerate([0.99, 1.0, 0.995])]
     runs += [result("base", "no x", s, e) for s, e in enumerate([0.98, 0.995, 0.97])]
@@ -130,6 +130,11 @@ def test_summary_and_verdict():
     assert ab.verdict(summary["base", "full"], summary["base", "no y"]) == "better"
     one = ab.summarize(runs[:1] + runs[3:4])
     assert ab.verdict(one["base", "no x"], one["base", "full"]) == "one seed only"
+    # ranges apart, but by two numbers of a thousand: within the test set's resolution
+    close = ab.summarize([result("base", "full", s, 0.998) for s in range(3)]
+                         + [result("base", "no z", s, 0.996) for s in range(3)])
+    assert ab.verdict(close["base", "no z"], close["base", "full"]) == "no measurable difference"
+    assert ab.test_set_error(close["base", "no z"], close["base", "full"]) == pytest.approx(0.0024, abs=1e-4)
 
 
 # --- the results file and the pictures made from it -----------------------------------------------

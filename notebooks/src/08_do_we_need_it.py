@@ -280,9 +280,17 @@ plt.show()
 # label smoothing 0.1) for 600 steps. For each variant: the held-out exact
 # match on 1000 test numbers (mean and min-max over three seeds), the steps
 # until the validation exact match first reached 90% (per seed; "-" = never),
-# and the verdict. A difference counts only when the ranges over seeds do not
-# overlap; otherwise it is **no measurable difference**, however the means
-# compare.
+# and the verdict.
+#
+# **When is a difference a difference?** Two things besides the part decide
+# a run's score. The seed (initial weights, order of batches, dropout): the
+# three seeds' min-max range shows how much that moves. And the test set: a
+# thousand numbers resolve a tenth of a point at best, and a model right with
+# probability $p$ scores $p \pm \sqrt{p(1-p)/1000}$ on a fresh test set. So a
+# variant is called **worse** (or **better**) only when its range over seeds
+# and the full model's do not overlap *and* the means differ by more than two
+# of those standard errors; otherwise it is **no measurable difference**,
+# however the means compare.
 
 # %%
 def table(setting: str, names: list[str], predictions: dict | None = None) -> str:

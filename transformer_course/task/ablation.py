@@ -347,6 +347,7 @@ class Summary:
     seeds: tuple[int, ...]
     test_exact: tuple[float, ...]
     steps_to_target: tuple[int | None, ...]
+    n_test: int = 1000                 # how many test numbers each exact match was measured on
 
     @property
     def mean(self) -> float:
@@ -380,21 +381,33 @@ def summarize(runs: list[dict], target: float = TARGET) -> dict[tuple[str, str],
     for r in runs:
         groups.setdefault((r["setting"], r["ablation"]), []).append(r)
     return {key: Summary(key[0], key[1], tuple(r["config"]["seed"] for r in rs),
-                         tuple(r["test_exact"] for r in rs), tuple(steps_to(r, target) for r in rs))
+                         tuple(r["test_exact"] for r in rs), tuple(steps_to(r, target) for r in rs),
+                         rs[0]["config"]["n_test"])
             for key, rs in groups.items()}
 
 
-def verdict(ablated: Summary, full: Summary) -> str:
-    """Compare an ablation with the full model of its setting: a difference counts only beyond the seeds' spread.
+def test_set_error(a: Summary, b: Summary) -> float:
+    """The standard error of the difference of two exact matches measured on ``n_test`` numbers each.
 
-    "worse" / "better" when the two ranges of test exact match over seeds do not overlap,
-    "no measurable difference" when they do; with fewer than two seeds on either side there is no
-    spread to judge by: "one seed only".
+    A test set of 1000 numbers resolves 0.1 points at best, and a model that is right with
+    probability p gets p +- sqrt(p (1 - p) / n_test) of a fresh test set right.
+    """
+    return math.sqrt(a.mean * (1 - a.mean) / a.n_test + b.mean * (1 - b.mean) / b.n_test)
+
+
+def verdict(ablated: Summary, full: Summary) -> str:
+    """Compare an ablation with the full model of its setting, honestly.
+
+    "worse" / "better" only when the ranges of test exact match over the seeds do not overlap
+    *and* the means differ by more than two standard errors of the test set
+    (:func:`test_set_error`); otherwise "no measurable difference". With fewer than two seeds
+    on either side there is no spread to judge by: "one seed only".
     """
     if min(len(ablated.test_exact), len(full.test_exact)) < 2:
         return "one seed only"
-    if ablated.high < full.low:
+    beyond_test_noise = abs(ablated.mean - full.mean) > 2 * test_set_error(ablated, full)
+    if ablated.high < full.low and beyond_test_noise:
         return "worse"
-    if ablated.low > full.high:
+    if ablated.low > full.high and beyond_test_noise:
         return "better"
     return "no measurable difference"
