@@ -256,6 +256,9 @@ ABLATIONS: dict[str, dict] = {
     "no 1/sqrt(d_k)": {"scale": False},
     "pre-LN": {"norm_first": True},
     "post-LN": {"norm_first": False},
+    "post-LN, long warm-up": {"norm_first": False, "warmup": 300},
+    "post-LN, lr / 5": {"norm_first": False, "lr": 1e-3},
+    "post-LN, lr / 5, no warm-up": {"norm_first": False, "lr": 1e-3, "warmup": 0},
     "no warm-up": {"warmup": 0},
     "pre-LN, no warm-up": {"norm_first": True, "warmup": 0},
     "no label smoothing": {"smoothing": 0.0},
@@ -266,6 +269,7 @@ SETTINGS: dict[str, dict] = {
     "base": {},
     "deep": {"n_layers": 6, "norm_first": True},   # pre-LN: post-LN did not train at this depth
     "one layer": {"n_layers": 1},
+    "narrow, one layer": {"n_layers": 1, "d_model": 32, "d_ff": 128},
     "wide heads": {"d_model": 128, "n_heads": 1, "d_ff": 256},
 }
 
@@ -276,9 +280,12 @@ EXPERIMENTS: list[tuple[str, str]] = [
                           "one head", "no 1/sqrt(d_k)", "pre-LN", "no warm-up", "pre-LN, no warm-up",
                           "no label smoothing"]
 ] + [
-    ("deep", a) for a in ["full", "no LayerNorm", "post-LN"]
+    ("deep", a) for a in ["full", "no LayerNorm", "post-LN", "post-LN, long warm-up", "post-LN, lr / 5",
+                          "post-LN, lr / 5, no warm-up"]
 ] + [
     ("one layer", a) for a in ["full", "no feed-forward"]
+] + [
+    ("narrow, one layer", a) for a in ["full", "no feed-forward"]
 ] + [
     ("wide heads", a) for a in ["full", "no 1/sqrt(d_k)"]
 ]
