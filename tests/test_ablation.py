@@ -117,7 +117,7 @@ def test_a_run_is_reproducible(one_thread):
 def test_summary_and_verdict():
     def result(setting, ablation, seed, exact):
         return {"setting": setting, "ablation": ablation, "config": {"seed": seed, "n_test": 1000}, "test_exact": exact,
-                "eval_steps": [50, 100], "val_exact": [0.5, exact]}
+                "eval_steps": [50, 100], "val_exact": [0.5, exact], "losses": [1.0, 0.7], "loss_every": 10}
     runs = [result("base", "full", s, e) for s, e in enumerate([0.99, 1.0, 0.995])]
     runs += [result("base", "no x", s, e) for s, e in enumerate([0.98, 0.995, 0.97])]
     runs += [result("base", "no y", s, e) for s, e in enumerate([0.5, 0.6, 0.4])]
@@ -125,6 +125,7 @@ def test_summary_and_verdict():
     assert summary["base", "full"].exact_text() == "99.5% (99.0-100.0)"
     assert summary["base", "no y"].steps_to_target == (None, None, None)
     assert summary["base", "full"].steps_to_target == (100, 100, 100)
+    assert summary["base", "full"].loss_text() == "0.85"
     assert ab.verdict(summary["base", "no x"], summary["base", "full"]) == "no measurable difference"
     assert ab.verdict(summary["base", "no y"], summary["base", "full"]) == "worse"
     assert ab.verdict(summary["base", "full"], summary["base", "no y"]) == "better"

@@ -355,6 +355,7 @@ class Summary:
     test_exact: tuple[float, ...]
     steps_to_target: tuple[int | None, ...]
     n_test: int = 1000                 # how many test numbers each exact match was measured on
+    final_loss: tuple[float, ...] = ()  # the training loss over the last 50 steps, per seed
 
     @property
     def mean(self) -> float:
@@ -374,6 +375,10 @@ class Summary:
             return f"{self.mean:.1%}"
         return f"{self.mean:.1%} ({100 * self.low:.1f}-{100 * self.high:.1f})"
 
+    def loss_text(self) -> str:
+        """The final training loss, mean over seeds."""
+        return f"{sum(self.final_loss) / len(self.final_loss):.2f}" if self.final_loss else "-"
+
     def steps_text(self) -> str:
         """Steps to the target per seed, '-' where a seed never reached it."""
         return ", ".join("-" if s is None else str(s) for s in self.steps_to_target)
@@ -389,8 +394,14 @@ def summarize(runs: list[dict], target: float = TARGET) -> dict[tuple[str, str],
         groups.setdefault((r["setting"], r["ablation"]), []).append(r)
     return {key: Summary(key[0], key[1], tuple(r["config"]["seed"] for r in rs),
                          tuple(r["test_exact"] for r in rs), tuple(steps_to(r, target) for r in rs),
-                         rs[0]["config"]["n_test"])
+                         rs[0]["config"]["n_test"], tuple(_final_loss(r) for r in rs))
             for key, rs in groups.items()}
+
+
+def _final_loss(result: dict) -> float:
+    """The mean training loss over the last 50 steps of a run."""
+    last = result["losses"][-max(1, 50 // result["loss_every"]):]
+    return sum(last) / len(last)
 
 
 def test_set_error(a: Summary, b: Summary) -> float:
