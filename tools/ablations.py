@@ -1,6 +1,6 @@
 """The ablation sweep behind notebook 08: every experiment over several seeds, into one results file.
 
-    python -m tools.ablations                      # the whole sweep (EXPERIMENTS x seeds 0, 1, 2)
+    python -m tools.ablations                      # the whole sweep (ablation.EXPERIMENTS x seeds 0, 1, 2)
     python -m tools.ablations --only base          # one setting
     python -m tools.ablations --only deep --seeds 0
 
