@@ -9,7 +9,10 @@ Model code, one module per idea, in the order the course teaches them (no module
 layer, stacks, the full ``Transformer``: 06), ``gpt`` (the decoder-only model, its KV cache, sampling: 09).
 Task code, in the subpackage ``task``: the number-words data, training, decoding and attention maps
 of the translator that notebook 07 trains, and the same task (plus counting) as one sequence for
-the GPT of notebook 09 (``lm_data``, ``lm_training``).
+the GPT of notebook 09 (``lm_data``, ``lm_training``);
+``task.ablation``, the switchable translator whose parts notebook 08 takes out one at a time.
+``whiteboard`` (08): the whole model on one page, each part with its sentence, equation, shapes and
+measured cost of removal.
 ``checks``: the exercise checks (the teacher's feedback), apart from the model code.
 ``parts``: how the learner's parts travel: saved to ``my_parts/`` when their check passes, loaded by later notebooks.
 Authoring tools (the notebook builder, the benchmark, the diagram scripts) are not in the package:

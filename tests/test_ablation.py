@@ -1,0 +1,180 @@
+"""The switchable model (notebook 08), the ablation runs, the results file and the whiteboard."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+import torch
+
+import transformer_course as tc
+from transformer_course import whiteboard
+from transformer_course.task import ablation as ab
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "notebooks" / "data" / "ablations.json"
+IMAGES = ROOT / "notebooks" / "images"
+TINY = dict(n_layers=1, d_model=16, n_heads=2, d_ff=32, steps=4, n_train=1000, n_val=8, n_test=8,
+            eval_every=2, batch_size=8)
+
+
+def _batch(config: tc.ModelConfig, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    src = torch.randint(3, config.source_vocab_size, (2, 5), generator=g)
+    tgt = torch.randint(3, config.vocab_size, (2, 4), generator=g)
+    src[1, 3:] = 0  # padding
+    return src, tgt, tc.padding_mask(src, 0), tc.target_mask(tgt, 0)
+
+
+def _reference_name(name: str) -> str:
+    """A SwitchableTransformer parameter's name in tc.Transformer."""
+    name = name.replace("encoder_norm", "encoder.norm").replace("decoder_norm", "decoder.norm")
+    for stack in ("encoder", "decoder"):
+        if name.startswith(stack + ".") and name.split(".")[1].isdigit():
+            name = f"{stack}.layers." + name[len(stack) + 1:]
+    if name.startswith("encoder.layers."):
+        name = name.replace("self_attn_sublayer", "attn_sublayer")
+    return name
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_full_switchable_model_equals_the_course_transformer(norm_first, one_thread):
+    run = replace(ab.Run(**{k: v for k, v in TINY.items() if k in ("n_layers", "d_model", "n_heads", "d_ff")}),
+                  n_layers=2, norm_first=norm_first, dropout=0.0)
+    ours = run.make_model()
+    reference = tc.Transformer(run.model_config())
+    names = {_reference_name(n) for n, _ in ours.named_parameters()}
+    assert names == {n for n, _ in reference.named_parameters()}
+    reference.load_state_dict({_reference_name(n): p for n, p in ours.state_dict().items()})
+    src, tgt, src_mask, tgt_mask = _batch(run.model_config())
+    torch.testing.assert_close(ours(src, tgt, src_mask, tgt_mask), reference(src, tgt, src_mask, tgt_mask))
+
+
+def _model(**switches):
+    return replace(ab.Run(n_layers=2, d_model=16, n_heads=2, d_ff=32, dropout=0.0), **switches).make_model()
+
+
+def test_switches_take_the_parts_out():
+    full = _model()
+    assert not any("feed_forward" in n for n, _ in _model(feed_forward=False).named_parameters())
+    assert any("feed_forward" in n for n, _ in full.named_parameters())
+    assert not any(isinstance(m, tc.LayerNorm) for m in _model(layer_norm=False).modules())
+    assert sum(isinstance(m, tc.LayerNorm) for m in _model(norm_first=True).modules()) == \
+        sum(isinstance(m, tc.LayerNorm) for m in full.modules()) + 2  # pre-LN: a final norm per stack
+    assert _model(n_heads=1).encoder[0].self_attn.d_k == 16
+
+
+def test_without_positional_encoding_the_encoder_cannot_tell_order():
+    src, _, _, _ = _batch(_model().config)
+    src = src[:1, :4]
+    perm = torch.tensor([2, 0, 3, 1])
+    for positional, equivariant in [(False, True), (True, False)]:
+        model = _model(positional=positional).eval()
+        with torch.no_grad():
+            permuted = model.encode(src[:, perm])
+            shuffled = model.encode(src)[:, perm]
+        assert torch.allclose(permuted, shuffled, atol=1e-5) == equivariant
+
+
+def test_without_scaling_the_scores_are_sqrt_dk_larger():
+    x = torch.randn(1, 3, 16)
+    scaled, unscaled = ab.SwitchableAttention(16, 2, scale=True), ab.SwitchableAttention(16, 2, scale=False)
+    unscaled.load_state_dict(scaled.state_dict())
+    q = tc.split_heads(scaled.w_q(x), 2)
+    k = tc.split_heads(scaled.w_k(x), 2)
+    unscaled(x, x, x)
+    torch.testing.assert_close(unscaled.attn_weights, torch.softmax(q @ k.transpose(-2, -1), -1).detach())
+    scaled(x, x, x)
+    torch.testing.assert_close(scaled.attn_weights, torch.softmax(q @ k.transpose(-2, -1) / 8 ** 0.5, -1).detach())
+
+
+def test_without_residual_the_sublayer_output_is_all_that_is_left():
+    block = ab.SwitchableSublayer(8, residual=False, layer_norm=False)
+    x = torch.randn(2, 3, 8)
+    torch.testing.assert_close(block(x, lambda x: 2 * x), 2 * x)
+    torch.testing.assert_close(ab.SwitchableSublayer(8, layer_norm=False)(x, lambda x: 2 * x), 3 * x)
+
+
+def test_make_run_names_what_it_does_not_know():
+    with pytest.raises(ValueError, match="unknown ablation 'no attention'"):
+        ab.make_run("base", "no attention")
+    with pytest.raises(ValueError, match="unknown setting"):
+        ab.make_run("huge", "full")
+    assert ab.make_run("deep", "no residual", seed=2) == ab.Run(n_layers=6, norm_first=True, residual=False, seed=2)
+    assert ab.make_run("deep", "post-LN") == ab.Run(n_layers=6, norm_first=False)
+
+
+def test_a_run_is_reproducible(one_thread):
+    config = ab.Run(**TINY)
+    first, second = ab.run(config, every=2), ab.run(config, every=2)
+    assert first["losses"] == second["losses"] and first["test_exact"] == second["test_exact"]
+    assert len(first["losses"]) == 2 and first["eval_steps"] == [2, 4]
+    assert ab.run(replace(config, seed=1), every=2)["losses"] != first["losses"]
+
+
+def test_summary_and_verdict():
+    def result(setting, ablation, seed, exact):
+        return {"setting": setting, "ablation": ablation, "config": {"seed": seed, "n_test": 1000}, "test_exact": exact,
+                "eval_steps": [50, 100], "val_exact": [0.5, exact], "losses": [1.0, 0.7], "loss_every": 10}
+    runs = [result("base", "full", s, e) for s, e in enumerate([0.99, 1.0, 0.995])]
+    runs += [result("base", "no x", s, e) for s, e in enumerate([0.98, 0.995, 0.97])]
+    runs += [result("base", "no y", s, e) for s, e in enumerate([0.5, 0.6, 0.4])]
+    summary = ab.summarize(runs)
+    assert summary["base", "full"].exact_text() == "99.5% (99.0-100.0)"
+    assert summary["base", "no y"].steps_to_target == (None, None, None)
+    assert summary["base", "full"].steps_to_target == (100, 100, 100)
+    assert summary["base", "full"].loss_text() == "0.85"
+    assert ab.verdict(summary["base", "no x"], summary["base", "full"]) == "no measurable difference"
+    assert ab.verdict(summary["base", "no y"], summary["base", "full"]) == "worse"
+    assert ab.verdict(summary["base", "full"], summary["base", "no y"]) == "better"
+    one = ab.summarize(runs[:1] + runs[3:4])
+    assert ab.verdict(one["base", "no x"], one["base", "full"]) == "one seed only"
+    # ranges apart, but by two numbers of a thousand: within the test set's resolution
+    close = ab.summarize([result("base", "full", s, 0.998) for s in range(3)]
+                         + [result("base", "no z", s, 0.996) for s in range(3)])
+    assert ab.verdict(close["base", "no z"], close["base", "full"]) == "no measurable difference"
+    assert ab.test_set_error(close["base", "no z"], close["base", "full"]) == pytest.approx(0.0024, abs=1e-4)
+
+
+# --- the results file and the pictures made from it -----------------------------------------------
+
+def _runs() -> list[dict]:
+    return json.loads(RESULTS.read_text())["runs"]
+
+
+def test_results_file_holds_every_experiment_with_its_seeds():
+    from tools.ablations import EXPERIMENTS
+    data = json.loads(RESULTS.read_text())
+    found = {(r["setting"], r["ablation"], r["config"]["seed"]) for r in data["runs"]}
+    for setting, ablation in EXPERIMENTS:
+        seeds = {s for (st, a, s) in found if (st, a) == (setting, ablation)}
+        assert len(seeds) >= 3, f"{setting}, {ablation}: seeds {sorted(seeds)}"
+    for r in data["runs"]:  # every stored run is the run its name says
+        assert r["config"] == asdict(ab.make_run(r["setting"], r["ablation"], r["config"]["seed"]))
+
+
+def test_the_cheapest_stored_run_is_reproduced(one_thread):
+    """The results file is what tools/ablations.py computes: rerun its cheapest run and compare."""
+    stored = min(_runs(), key=lambda r: r["seconds"] if r["setting"] == "one layer" else float("inf"))
+    again = ab.run(ab.Run(**stored["config"]))
+    assert again["losses"] == stored["losses"]
+    assert again["test_exact"] == stored["test_exact"]
+
+
+def test_whiteboard_pictures_match_the_data():
+    """The printable whiteboard was drawn from the current parts and results (else: rerun its script)."""
+    from PIL import Image
+    stamp = f"whiteboard fingerprint {whiteboard.fingerprint(whiteboard.ENCODER_DECODER, _runs())}"
+    assert Image.open(IMAGES / "08_whiteboard.png").text.get("Description") == stamp, \
+        "notebooks/images/08_whiteboard.png is out of date: run python tools/diagrams/whiteboard.py"
+    assert stamp.encode() in (IMAGES / "08_whiteboard.pdf").read_bytes()
+
+
+def test_every_part_removed_is_measured():
+    summaries = ab.summarize(_runs())
+    for part in whiteboard.ENCODER_DECODER:
+        assert part.removed or part.not_removed_because, part.name
+        for setting, ablation in part.removed:
+            assert (setting, ablation) in summaries and (setting, "full") in summaries, (setting, ablation)

@@ -1,0 +1,64 @@
+"""Checks for notebook 08 (do we need it?): the switchable sub-layer the ablations are built from.
+
+The learner's ``SwitchableSublayer`` is compared with the reference in every combination of its
+three switches (residual on/off, LayerNorm on/off, post-LN/pre-LN), with the reference's seeded
+weights (random gamma and beta) copied in, in eval mode; dropout must be used in train mode.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+
+from ..task import ablation as ref
+from ._core import case, exercise, expect_close, randn
+from .block import expect_dropout_used, reference_and_learner, seeded
+
+
+def _mistakes(x, sublayer, norm, residual: bool, norm_first: bool) -> dict:
+    """What each known mistake would return for this combination of switches."""
+    post, pre = (lambda: norm(x + sublayer(x))), (lambda: x + sublayer(norm(x)))
+    post_alone, pre_alone = (lambda: norm(sublayer(x))), (lambda: sublayer(norm(x)))
+    if residual and norm_first:
+        return {"it computes post-LN, LayerNorm(x + Sublayer(x)), but norm_first=True asks for pre-LN: "
+                "x + Sublayer(LayerNorm(x))": post,
+                "the residual is missing although residual=True: it returns Sublayer(LayerNorm(x))": pre_alone}
+    if residual:
+        return {"it computes pre-LN, x + Sublayer(LayerNorm(x)), but norm_first=False asks for post-LN: "
+                "LayerNorm(x + Sublayer(x))": pre,
+                "the residual is missing although residual=True: it returns LayerNorm(Sublayer(x))": post_alone}
+    if norm_first:
+        return {"it adds x back although residual=False: x + Sublayer(LayerNorm(x)); return the update alone":
+                pre,
+                "it computes post-LN without residual, LayerNorm(Sublayer(x)), but norm_first=True asks for "
+                "Sublayer(LayerNorm(x))": post_alone}
+    return {"it adds x back although residual=False: LayerNorm(x + Sublayer(x)); return LayerNorm(Sublayer(x))":
+            post,
+            "it computes pre-LN without residual, Sublayer(LayerNorm(x)), but norm_first=False asks for "
+            "LayerNorm(Sublayer(x))": pre_alone}
+
+
+def _check_switchable_sublayer(learner_cls: type) -> None:
+    shapes = itertools.cycle([(2, 5, 8), (1, 1, 6), (3, 4, 16)])
+    for (residual, layer_norm, norm_first), (batch, seq_len, d_model) in zip(
+            itertools.product([True, False], repeat=3), shapes):
+        switches = f"residual={residual}, layer_norm={layer_norm}, norm_first={norm_first}"
+        with case(f"{switches}, x of shape (batch={batch}, seq_len={seq_len}, d_model={d_model})"):
+            reference, learner = reference_and_learner(ref.SwitchableSublayer, learner_cls,
+                                                       (d_model, 0.5, residual, layer_norm, norm_first),
+                                                       seed=d_model, what="SwitchableSublayer")
+            sublayer = seeded(lambda: nn.Sequential(nn.Linear(d_model, d_model), nn.Tanh()), seed=seq_len).eval()
+            x = randn(batch, seq_len, d_model, seed=batch) * 2 + 1
+            with torch.no_grad():
+                expected = reference(x, sublayer)
+                actual = learner(x.clone(), sublayer)
+                mistakes = {k: v() for k, v in _mistakes(x, sublayer, reference.norm, residual, norm_first).items()}
+            expect_close(actual, expected, "the output", axes=("batch", "seq_len", "d_model"), mistakes=mistakes)
+            expect_dropout_used(learner, lambda: learner(x.clone(), sublayer), "SwitchableSublayer")
+
+
+def check_switchable_sublayer(learner: type) -> type:
+    """Check the learner's `SwitchableSublayer` class; returns theirs if right, the reference if not done."""
+    return exercise("SwitchableSublayer", learner, ref.SwitchableSublayer, _check_switchable_sublayer)
