@@ -401,7 +401,9 @@ plt.show()
 # them the gradient shrinks by a constant factor per layer and the bottom
 # layers receive about a millionth of what the top one gets: in practice they barely
 # train at all. This is why transformers (and ResNets before them) can be
-# dozens of layers deep.
+# dozens of layers deep. Notebook 08 takes the residual connections out of
+# notebook 07's two-layer translator: it then gets none of the held-out numbers
+# right (0.0 % over three seeds, against 99.9 % with them).
 
 # %% [markdown]
 # ## Check your understanding

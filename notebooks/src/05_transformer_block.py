@@ -545,7 +545,10 @@ plt.show()
 # (printed above); work on interpretability finds it stores much of a model's
 # knowledge, as key-value memories. Without it, a stack is attention plus
 # linear maps: apart from the softmax that makes the weights, nothing in it is
-# non-linear.
+# non-linear. Notebook 08 takes it out of the number translator and finds no
+# measurable difference there, at one or two layers (that task needs little
+# per-position computation), and shows where LayerNorm does matter: at six
+# layers, without it the translator learns nothing.
 
 # %% [markdown]
 # ## Check your understanding

@@ -1057,8 +1057,9 @@ display(LiveOrPicture(widgets.VBox([widgets.HBox([number_box, layer_box]), widge
 #    The encoder would see a bag of words (notebook 04): "twenty one" and
 #    "one twenty" would give the same memory, and the decoder could not tell
 #    which step it is at except through its own tokens. Numbers whose words
-#    are a reordering of each other would be confused; notebook 08 measures
-#    how much training suffers.
+#    are a reordering of each other would be confused. Notebook 08 measures
+#    it: without positional encoding the translator gets about 6 % of the
+#    held-out numbers right (three seeds).
 #
 #    </details>
 #
@@ -1112,5 +1113,6 @@ display(LiveOrPicture(widgets.VBox([widgets.HBox([number_box, layer_box]), widge
 #   it translates, jumping forward to "one" to write "ein" and back to
 #   "twenty" for "zwanzig".
 #
-# Next: **08 · do we need it?**, where we take the parts out one by one and
-# watch this training suffer.
+# Next: **08 · do we need it?**, where we take the parts out one at a time,
+# measure over three seeds what each costs (and where it costs nothing), and
+# put the whole model on one page.
