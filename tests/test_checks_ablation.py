@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contract import assert_not_done, fails_with  # tests/contract.py
+from contract import assert_not_done, fails_with, passes  # tests/contract.py
 from transformer_course import checks
 from transformer_course.task.ablation import SwitchableSublayer
 
@@ -45,7 +45,7 @@ def _no_dropout(s, x, f):
 
 
 def test_reference_passes(capsys):
-    assert check(SwitchableSublayer) is SwitchableSublayer
+    assert passes(check, SwitchableSublayer)
     assert "✔ SwitchableSublayer: correct" in capsys.readouterr().out
 
 

@@ -36,7 +36,7 @@ from ..multihead import merge_heads, split_heads
 from ..attention import masked_softmax
 from ..positional import SinusoidalPositionalEncoding
 from .decoding import exact_match
-from .number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, batch_iterator, make_splits
+from .number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, batch_iterator, uniform_splits
 from .training import train, warmup_cosine_schedule
 
 
@@ -309,8 +309,8 @@ def run(config: Run, sublayer_cls: type[nn.Module] = SwitchableSublayer, every: 
     On the CPU, call it with ``torch.set_num_threads(1)``: a seed then gives the same numbers anywhere.
     """
     model = config.make_model(sublayer_cls)
-    train_numbers, val_numbers, test_numbers = make_splits(config.n_train, config.n_val, config.n_test,
-                                                           seed=config.data_seed)
+    train_numbers, val_numbers, test_numbers = uniform_splits(config.n_train, config.n_val, config.n_test,
+                                                              seed=config.data_seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.98), eps=1e-9)
     # linear warm-up (none if warmup=0), then cosine decay to 0 at the last step
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine_schedule(config.warmup, config.steps))

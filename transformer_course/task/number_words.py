@@ -257,6 +257,30 @@ def make_splits(n_train: int, n_val: int, n_test: int, seed: int = 0, p_zero: fl
     return train, val, test
 
 
+
+def uniform_splits(n_train: int, n_val: int, n_test: int, seed: int = 0,
+                   max_number: int = MAX_NUMBER, n_small: int = 1000) -> tuple[list[int], list[int], list[int]]:
+    """Disjoint (train, val, test) lists: all numbers below ``n_small``, the rest drawn uniformly, no repeats.
+
+    The plain split by number, without :func:`make_splits`' digit-pattern sampling.
+    Notebook 08's ablations were measured on it (``tools/ablations.py``): its question is
+    what each part of the model costs, which the uniform split answers as well and
+    which must not move when the capstone's sampling is tuned.
+    """
+    if n_train < n_small:
+        raise ValueError(f"n_train={n_train} must be at least n_small={n_small}: "
+                         f"every number below n_small goes to training")
+    n_random = n_train - n_small + n_val + n_test
+    if n_random > max_number + 1 - n_small:
+        raise ValueError(f"asked for {n_train + n_val + n_test} numbers but 0..{max_number} "
+                         f"has only {max_number + 1}")
+    rng = random.Random(seed)
+    drawn = rng.sample(range(n_small, max_number + 1), n_random)
+    n_extra = n_train - n_small
+    train = list(range(n_small)) + drawn[:n_extra]
+    rng.shuffle(train)
+    return train, drawn[n_extra:n_extra + n_val], drawn[n_extra + n_val:]
+
 # --------------------------------------------------------------------------
 # Batches: padded id tensors
 # --------------------------------------------------------------------------
