@@ -15,35 +15,50 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "transformer_course"
 
 
-def third_party_imports() -> set[str]:
-    """Top-level names of every module the package imports that is neither its own nor the standard library."""
-    names = set()
+def third_party_imports() -> tuple[set[str], set[str]]:
+    """Top-level names of the third-party modules the package imports: (at module level, inside functions).
+
+    Module-level imports run on `import transformer_course`; an import inside a function runs only
+    when that function is called (e.g. matplotlib, to draw the whiteboard in a notebook).
+    """
+    eager, lazy = set(), set()
+
+    def names(node) -> set[str]:
+        if isinstance(node, ast.Import):
+            return {alias.name.split(".")[0] for alias in node.names}
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            return {node.module.split(".")[0]}
+        return set()
+
     for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return {n for n in names if n not in sys.stdlib_module_names and n not in ("transformer_course", "__future__")}
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        in_functions = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            (lazy if id(node) in in_functions else eager).update(names(node))
+    own = set(sys.stdlib_module_names) | {"transformer_course", "__future__"}
+    return eager - own, lazy - own - eager
 
 
-def declared_requirements() -> set[str]:
-    """Distribution names in pyproject.toml's [project] dependencies (not the extras)."""
+def declared_requirements(extra: str | None = None) -> set[str]:
+    """Distribution names in pyproject.toml's [project] dependencies, or in one of its extras."""
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return {re.split(r"[<>=!~ \[;]", req, maxsplit=1)[0].lower() for req in project["dependencies"]}
+    reqs = project["dependencies"] if extra is None else project["optional-dependencies"][extra]
+    return {re.split(r"[<>=!~ \[;]", req, maxsplit=1)[0].lower() for req in reqs}
 
 
 def test_every_runtime_import_is_declared():
+    """What `import transformer_course` imports is a dependency; what a function imports later is at least an extra."""
     distributions = metadata.packages_distributions()
-    declared = declared_requirements()
-    missing = {}
-    for module in sorted(third_party_imports()):
-        dists = {d.lower() for d in distributions.get(module, [module])}
-        if not dists & declared:
-            missing[module] = sorted(dists)
-    assert not missing, f"imported by transformer_course but not in pyproject's dependencies: {missing}"
+    eager, lazy = third_party_imports()
+    for modules, declared, where in [(eager, declared_requirements(), "dependencies"),
+                                     (lazy, declared_requirements() | declared_requirements("notebooks"),
+                                      "dependencies or the 'notebooks' extra")]:
+        missing = {m: sorted(dists) for m in sorted(modules)
+                   if not (dists := {d.lower() for d in distributions.get(m, [m])}) & declared}
+        assert not missing, f"imported by transformer_course but not in pyproject's {where}: {missing}"
 
 
 def test_non_editable_install_imports(tmp_path: Path):
