@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .task.ablation import Summary, summarize, verdict
 
@@ -112,7 +112,51 @@ ENCODER_DECODER: list[Part] = [
          removed=(("base", "no label smoothing"),)),
 ]
 
-WHITEBOARDS: dict[str, list[Part]] = {"encoder-decoder": ENCODER_DECODER}
+
+def _as_in_the_gpt(number: int, **changes: str) -> Part:
+    """A part of the encoder-decoder as the GPT of notebook 09 uses it; its cost was measured on the encoder-decoder."""
+    part = next(p for p in ENCODER_DECODER if p.number == number)
+    return replace(part, removed=(), not_removed_because="on this page; the encoder-decoder's page gives its measured cost", **changes)
+
+
+DECODER_ONLY: list[Part] = [
+    _as_in_the_gpt(1, sentence="Each token id picks a learned vector; one vocabulary, one table, for the prompt "
+                               "and the answer alike.",
+                   equation="x = tok_embed.lut[tokens] * sqrt(d_model)", shapes="tokens (B, L) ids -> x (B, L, d_model)"),
+    _as_in_the_gpt(2),
+    _as_in_the_gpt(3),
+    _as_in_the_gpt(4),
+    _as_in_the_gpt(5),
+    _as_in_the_gpt(6),
+    _as_in_the_gpt(7, sentence="GPTs put the norm first, x + sublayer(norm(x)), and one final LayerNorm before "
+                               "the unembedding: deep stacks train without a long warm-up.",
+                   equation="x = x + sublayer(norm(x));  ...;  logits = unembed(norm_f(x))"),
+    _as_in_the_gpt(8),
+    _as_in_the_gpt(9, notebook="09", sentence="The only attention a GPT has: each position attends to itself and "
+                                              "the positions before it, the prompt included, so it translates by "
+                                              "reading its own prompt.",
+                   equation="weights = softmax(scores masked by causal_mask(L))", shapes="mask (L, L)"),
+    _as_in_the_gpt(11, shapes="x (B, L, d_model) -> logits (B, L, vocab_size)"),
+    Part(14, "Causal language-model loss", "09",
+         "Predict token t+1 from tokens 0..t, at every position at once; for translation only the answer counts.",
+         "loss = mean over counted t of -log softmax(logits[:, t])[tokens[:, t+1]]",
+         "logits (B, L, V), tokens (B, L), loss_mask (B, L) -> scalar",
+         not_removed_because="it is what the GPT is trained to do"),
+    Part(15, "KV cache", "09",
+         "Generation keeps each layer's keys and values and feeds only the new token, so a step costs one "
+         "position, not the whole sequence again.",
+         "k = cat(cache.k[layer], split_heads(x_new @ W_K));  v likewise;  q_new attends to all of k",
+         "per layer: k, v (B, H, past + new, d_k); bytes = 2 x layers x H x d_k x tokens x 4",
+         not_removed_because="cached == uncached, token for token; only speed and memory change (notebook 09)"),
+    Part(16, "Sampling", "09",
+         "The next token is drawn from the softmax sharpened or flattened by a temperature, cut to the top k "
+         "or the smallest set with mass >= p.",
+         "p = softmax(logits / T); keep top-k / top-p; token = multinomial(p / p.sum())",
+         "logits (B, V) -> token ids (B,)",
+         not_removed_because="temperature -> 0 is greedy decoding"),
+]
+
+WHITEBOARDS: dict[str, list[Part]] = {"encoder-decoder": ENCODER_DECODER, "decoder-only": DECODER_ONLY}
 
 
 def cost_of_removal(part: Part, runs: list[dict]) -> list[str]:
@@ -213,6 +257,51 @@ def _draw_diagram(ax) -> None:
     ax.annotate("", xy=(6.6, 13.15), xytext=(6.6, 12.55), arrowprops=arrow)
 
 
+_GPT_BOXES = [
+    ("tokens (B, L): prompt = answer <eos>", (), 0.6, "io"),
+    ("Embedding (one table)", (1,), 1.6, "embed"),
+    ("+ positional encoding", (2,), 2.6, "embed"),
+    ("LayerNorm", (6, 7), 4.0, "norm"),
+    ("masked multi-head self-attention", (9, 3, 4), 5.0, "attn"),
+    ("+ (residual)", (5,), 6.0, "norm"),
+    ("LayerNorm", (6, 7), 7.2, "norm"),
+    ("feed-forward", (8,), 8.2, "ff"),
+    ("+ (residual)", (5,), 9.2, "norm"),
+    ("final LayerNorm", (6, 7), 10.5, "norm"),
+    ("unembed: logits (B, L, vocab_size)", (11,), 11.5, "out"),
+    ("softmax: next-token probabilities", (11,), 12.4, "out"),
+    ("train: causal LM loss on the answer [14]; generate: KV cache [15], sampling [16]", (), 13.5, "train"),
+]
+
+
+def _draw_gpt_diagram(ax) -> None:
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.set_xlim(0, 8.8)
+    ax.set_ylim(0, 14.2)
+    ax.axis("off")
+    x = 4.4
+    ax.add_patch(FancyBboxPatch((x - 2.0, 3.4), 4.0, 6.4, boxstyle="round,pad=0.08", fc="#fafafa", ec="#888888",
+                                lw=1, ls="--"))
+    ax.text(x, 9.92, "decoder-only block × n_layers (pre-LN)", fontsize=7.5, color="#555555", ha="center")
+    for label, numbers, y, kind in _GPT_BOXES:
+        w = 3.6 if kind != "train" else 8.4
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - 0.3), w, 0.6, boxstyle="round,pad=0.05",
+                                    fc=_COLORS[kind], ec="#333333", lw=1))
+        tag = f"  [{', '.join(map(str, numbers))}]" if numbers else ""
+        ax.text(x, y, label + tag, ha="center", va="center", fontsize=7.2)
+    arrow = {"arrowstyle": "->", "color": "#333333", "lw": 1}
+    ys = [y for _, _, y, _ in _GPT_BOXES]
+    for a, b in zip(ys, ys[1:]):
+        ax.annotate("", xy=(x, b - 0.32), xytext=(x, a + 0.32), arrowprops=arrow)
+    res = {"arrowstyle": "->", "color": "#b02a37", "lw": 1.2, "connectionstyle": "bar,fraction=-0.3"}
+    for y_from, y_to in [(3.3, 6.0), (6.6, 9.2)]:  # around each sub-layer, norm included, into its +
+        ax.annotate("", xy=(x - 1.85, y_to), xytext=(x - 1.85, y_from), arrowprops=res)
+    ax.text(1.2, 4.4, "residual [5]", color="#b02a37", fontsize=7, rotation=90, va="bottom")
+    ax.text(6.35, 1.6, "no encoder, no\ncross-attention:\nthe prompt is the\nstart of the sequence",
+            fontsize=7, color="#0a58ca", ha="left", va="center")
+
+
 def _card_lines(part: Part, runs: list[dict], width: int) -> list[tuple[str, str]]:
     """The lines of one part's card as (kind, text): head, sentence, equation, shapes, cost."""
     import textwrap
@@ -234,8 +323,10 @@ def draw(runs: list[dict], name: str = "encoder-decoder"):
     parts = WHITEBOARDS[name]
     fig = plt.figure(figsize=(16.5, 11.7))
     fig.suptitle(f"The transformer ({name}) on one page: each part, what it is for, its equation, its shapes, "
-                 "and what removing it cost (notebook 08)", fontsize=12, fontweight="bold", y=0.985)
-    _draw_diagram(fig.add_axes((0.01, 0.02, 0.34, 0.93)))
+                 + ("and what removing it cost (notebook 08)" if name == "encoder-decoder" else
+                    "and where it differs from the encoder-decoder (notebook 09)"),
+                 fontsize=12, fontweight="bold", y=0.985)
+    (_draw_diagram if name == "encoder-decoder" else _draw_gpt_diagram)(fig.add_axes((0.01, 0.02, 0.34, 0.93)))
     styles = {"head": dict(fontsize=9.6, fontweight="bold"), "text": dict(fontsize=9),
               "code": dict(fontsize=8.4, family="monospace", color="#0a3d8f"),
               "shape": dict(fontsize=8.4, color="#444444"), "cost": dict(fontsize=8.4, color="#8a1c1c")}
@@ -250,6 +341,8 @@ def draw(runs: list[dict], name: str = "encoder-decoder"):
                 fig.text(x, y, text, va="top", **styles[kind])
                 y -= step
             y -= step * 0.7
+    if name != "encoder-decoder":
+        return fig
     fig.text(0.365, 0.008, "Costs: held-out test exact match, mean (min-max) over 3 seeds, without the part vs the full "
              "model of the same setting; 'no measurable difference' when the seeds' ranges\noverlap or the means "
              "differ by less than two standard errors of the 1000-number test set. Settings: base = the number "

@@ -511,6 +511,28 @@ print("fingerprint of what is drawn:", whiteboard.fingerprint(parts, stored))
 display(Markdown(whiteboard.table_markdown(parts, stored)))
 
 # %% [markdown]
+# ### Beside it: the decoder-only model (notebook 09)
+#
+# Today's language models keep one column of this page: token embedding,
+# positions, blocks of *masked* self-attention and feed-forward (pre-LN, with a
+# final LayerNorm), the unembedding. No encoder, no cross-attention; the prompt
+# is simply the start of the sequence. Notebook 09 builds it, with the three
+# parts the GPT adds: the causal language-model loss, the KV cache and
+# sampling. The costs of removal on its page point back here: the sweep above
+# measured them on the encoder-decoder, not on the GPT. It is printable too
+# (`notebooks/images/08_whiteboard_decoder_only.png` and `.pdf`, from the same
+# data and script, fingerprint-tested the same way).
+
+# %% [markdown] tags=["exercise_only"]
+# <img src="images/08_whiteboard_decoder_only.png" alt="The decoder-only model drawn as one column of boxes (embedding, positional encoding, pre-LN blocks of masked self-attention and feed-forward, final LayerNorm, unembedding), with cards for each part, the causal LM loss, the KV cache and sampling" width="900">
+
+# %% [markdown] tags=["solution_only"]
+# <img src="../images/08_whiteboard_decoder_only.png" alt="The decoder-only model drawn as one column of boxes (embedding, positional encoding, pre-LN blocks of masked self-attention and feed-forward, final LayerNorm, unembedding), with cards for each part, the causal LM loss, the KV cache and sampling" width="900">
+
+# %%
+display(Markdown(whiteboard.table_markdown(whiteboard.WHITEBOARDS["decoder-only"], stored)))
+
+# %% [markdown]
 # **Draw it yourself.** Close this notebook, take a blank page, and draw the
 # encoder-decoder: the two stacks, the Add & Norm after every sub-layer, the
 # memory going into every decoder layer's cross-attention, the unembedding.

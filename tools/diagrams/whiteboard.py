@@ -1,4 +1,4 @@
-"""Draw the printable whiteboard (notebook 08): notebooks/images/08_whiteboard.png and .pdf.
+"""Draw the printable whiteboards (notebook 08): notebooks/images/08_whiteboard{,_decoder_only}.png and .pdf.
 
     python tools/diagrams/whiteboard.py
 
@@ -23,11 +23,12 @@ RESULTS = ROOT / "notebooks" / "data" / "ablations.json"
 
 def main() -> None:
     runs = json.loads(RESULTS.read_text())["runs"]
-    fig = whiteboard.draw(runs)
-    stamp = f"whiteboard fingerprint {whiteboard.fingerprint(whiteboard.ENCODER_DECODER, runs)}"
-    fig.savefig(IMAGES / "08_whiteboard.png", dpi=110, metadata={"Description": stamp})
-    fig.savefig(IMAGES / "08_whiteboard.pdf", metadata={"Subject": stamp, "CreationDate": None})
-    print(f"wrote {IMAGES / '08_whiteboard.png'} and .pdf ({stamp})")
+    for name, stem in [("encoder-decoder", "08_whiteboard"), ("decoder-only", "08_whiteboard_decoder_only")]:
+        fig = whiteboard.draw(runs, name)
+        stamp = f"whiteboard fingerprint {whiteboard.fingerprint(whiteboard.WHITEBOARDS[name], runs)}"
+        fig.savefig(IMAGES / f"{stem}.png", dpi=110, metadata={"Description": stamp})
+        fig.savefig(IMAGES / f"{stem}.pdf", metadata={"Subject": stamp, "CreationDate": None})
+        print(f"wrote {IMAGES / stem}.png and .pdf ({stamp})")
 
 
 if __name__ == "__main__":
