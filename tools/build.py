@@ -258,24 +258,38 @@ def build(stems: Sequence[str] = (), force: bool = False, root: Path = ROOT) -> 
     return lines
 
 
+def out_of_sync(src_path: Path, kind: str, nb: NotebookNode, root: Path = ROOT) -> str | None:
+    """What is wrong with the `kind` notebook of `src_path` on disk, given what the source builds (`nb`)."""
+    path = target_path(src_path.stem, kind, root)
+    rel = path.relative_to(root)
+    if not path.exists():
+        return f"missing      {rel} (run python -m tools.build)"
+    if path.read_text(encoding="utf-8") != to_text(nb):
+        edited = edited_reason(path)
+        why = f"; {edited}: a learner's work, which the build never overwrites" if edited else ""
+        return f"out of date  {rel} (differs from what {src_path.relative_to(root)} builds{why})"
+    return None
+
+
+def orphans(root: Path = ROOT) -> list[Path]:
+    """Notebooks in notebooks/ or notebooks/solutions/ that no source builds."""
+    known = {p.stem for p in sources(root)}
+    notebooks = root / "notebooks"
+    found = sorted([*notebooks.glob("*.ipynb"), *(notebooks / "solutions").glob("*.ipynb")])
+    return [path for path in found if path.stem not in known]
+
+
 def check(stems: Sequence[str] = (), root: Path = ROOT) -> list[str]:
     """Every problem with the notebooks on disk: stale, missing, or without a source. Empty if in sync."""
     problems = []
-    chosen = select(stems, root)
-    for src_path in chosen:
+    for src_path in select(stems, root):
         for kind, nb in zip(KINDS, build_notebook(src_path, root)):
-            path = target_path(src_path.stem, kind, root)
-            rel = path.relative_to(root)
-            if not path.exists():
-                problems.append(f"missing      {rel} (run python -m tools.build)")
-            elif path.read_text(encoding="utf-8") != to_text(nb):
-                problems.append(f"out of date  {rel} (differs from what {src_path.relative_to(root)} builds)")
+            problem = out_of_sync(src_path, kind, nb, root)
+            if problem:
+                problems.append(problem)
     if not stems:
-        known = {p.stem for p in chosen}
-        notebooks = root / "notebooks"
-        for path in sorted([*notebooks.glob("*.ipynb"), *(notebooks / "solutions").glob("*.ipynb")]):
-            if path.stem not in known:
-                problems.append(f"no source    {path.relative_to(root)} (expected notebooks/src/{path.stem}.py)")
+        for path in orphans(root):
+            problems.append(f"no source    {path.relative_to(root)} (expected notebooks/src/{path.stem}.py)")
     return problems
 
 
