@@ -810,6 +810,26 @@ def first_failure(path: str | Path) -> tuple[str, str] | None:
     return None
 
 
+# --- the target ----------------------------------------------------------------------------------------
+
+TARGET = 0.99
+
+
+def check_target(scores: dict[str, float], target: float = TARGET) -> None:
+    """Exact match per family (and on the test numbers) of the learner's trained model: every one >= target."""
+    name = "training to the target"
+    if not scores:
+        _core._not_done(name, None, None, "every piece must pass the battery, then your model trains")
+        return
+    below = {family: score for family, score in scores.items() if score < target}
+    if below:
+        raise CheckFailed(f"{name}: below {target:.0%} exact match on " + ", ".join(
+            f"{family} ({score:.1%})" for family, score in below.items()) + ". Every piece passed, so look at what "
+            "the battery cannot see: dropout and initial weights, and that train uses all max_steps")
+    print(f"✔ {name}: at least {target:.0%} exact match on the test numbers and on every family "
+          f"(lowest {min(scores.values()):.1%})")
+
+
 # --- the learner's exact match -----------------------------------------------------------------------
 
 
@@ -827,4 +847,4 @@ def exact_match(greedy_decode: Callable, model: nn.Module, numbers: list[int], m
 
 
 __all__ = ["PIECES", "PIECE_NAMES", "FILE_NAME", "LEARNER_ENV_VAR", "load", "run", "check_piece", "first_failure",
-           "create_if_missing", "learner_path", "exact_match", "EN_VOCAB", "DE_VOCAB", "rows_sum_to_one"]
+           "create_if_missing", "learner_path", "exact_match", "check_target", "EN_VOCAB", "DE_VOCAB", "rows_sum_to_one"]
