@@ -2,8 +2,8 @@
 
     python -m tools.blank_page_reference        # writes notebooks/data/12_reference_run.json
 
-Trains ``train_capstone(CapstoneConfig())`` (seed 0, 900 steps, one thread, on the CPU), the run the
-one-file solution repeats step for step (tests/test_blank_page.py), and stores its loss per step,
+Trains ``train_capstone(CapstoneConfig())`` (seed 0, 900 steps, one thread, on the CPU), whose first
+steps the one-file solution repeats (tests/test_blank_page.py), and stores its loss per step,
 its exact match on the validation numbers every ``eval_every`` steps, and its exact match on the
 uniform test numbers and on every family of numbers.
 """
