@@ -179,6 +179,13 @@ reference_run = json.loads(Path("data" if Path("data").exists() else "../data", 
                            .read_text(encoding="utf-8"))
 print(f"{len(train_numbers):,} training examples, {len(val_numbers)} validation and {len(test_numbers):,} test "
       f"numbers; families: {', '.join(families)}")
+print(f"settings: batches of {config.batch_size}, {config.max_steps} steps, peak rate {config.lr} after a warm-up of "
+      f"{config.warmup} steps, label smoothing {config.label_smoothing}, clip_norm {config.clip_norm}, seed "
+      f"{config.seed}, validation every {config.eval_every} steps")
+size = config.model
+print(f"the model: d_model={size.d_model}, n_heads={size.n_heads}, n_layers={size.n_layers}, d_ff={size.d_ff}, "
+      f"dropout={size.dropout}, max_len={size.max_len}, source vocabulary {size.source_vocab_size}, target "
+      f"vocabulary {size.vocab_size}")
 
 # %% tags=["nbval-ignore-output"]
 curve = {"steps": [], "val_exact_match": []}
@@ -194,7 +201,6 @@ def measure(step: int, loss: float) -> None:
 
 
 if getattr(my, "battery_passed", False):
-    size = config.model
     torch.manual_seed(config.seed)
     model = my.Transformer(size.source_vocab_size, size.vocab_size, size.d_model, size.n_heads, size.n_layers,
                            size.d_ff, size.dropout, size.max_len).to(device)
