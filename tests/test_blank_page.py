@@ -169,6 +169,10 @@ MISTAKES = [
     ("no positional encoding on the target", [("self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory",
                                                "self.decoder(self.tgt_embed(tgt), memory")],
      "Transformer", "positional encoding"),
+    ("Transformer without the max_len argument", [("dropout=0.1, max_len=13):", "dropout=0.1):"),
+                                                  ("PositionalEncoding(d_model, max_len, dropout)",
+                                                   "PositionalEncoding(d_model, 13, dropout)")],
+     "Transformer", "TypeError"),
     ("no unembedding", [("return self.unembed(x)  # (B, T, V)", "return x  # (B, T, V)")], "Transformer", "unembed"),
     ("causal mask with the wrong polarity", [("return torch.tril(torch.ones(size, size, dtype=torch.bool, "
                                               "device=device))", "return torch.triu(torch.ones(size, size, "

@@ -339,3 +339,7 @@ blank_page.check_target(mine)
 #   seen as well as the course's model does, on every family.
 # - The course's own version of the file, `notebooks/solutions/my_transformer.py`,
 #   is the whole transformer in one readable file.
+#
+# Next: **10 · tokens** (a tokenizer of your own, byte-pair encoding) and
+# **11 · sentences** (real grammar instead of numbers), each with the same
+# model underneath.

@@ -147,8 +147,11 @@ def _check_rules(my: ModuleType) -> None:
         if isinstance(origin, str) and origin.split(".")[0] == "transformer_course":
             raise CheckFailed(f"`{name}` in the file comes from {origin}: the file must not use the course's code")
     if hasattr(my, "Transformer"):
-        with torch.random.fork_rng(devices=[]):
-            model = my.Transformer(11, 13, d_model=8, n_heads=2, n_layers=1, d_ff=16, dropout=0.0, max_len=8)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                model = my.Transformer(11, 13, d_model=8, n_heads=2, n_layers=1, d_ff=16, dropout=0.0, max_len=8)
+        except Exception:  # noqa: BLE001  a model that cannot be built yet is piece 13's to report, not the rules'
+            return
         for sub_name, sub in model.named_modules():
             if isinstance(sub, FORBIDDEN_MODULES) or type(sub).__module__.split(".")[0] == "transformer_course":
                 raise CheckFailed(f"the model's sub-module `{sub_name}` is a {type(sub).__module__}."
