@@ -165,7 +165,7 @@ MISTAKES = [
                                                            "self.cross_attn(x, x, x, src_mask)")],
      "DecoderLayer", "memory"),
     ("decoder stack swaps the masks", [("x = layer(x, memory, src_mask, tgt_mask)",
-                                        "x = layer(x, memory, tgt_mask, src_mask)")], "Decoder", ""),
+                                        "x = layer(x, memory, tgt_mask, src_mask)")], "Decoder", "wrong order"),
     ("no positional encoding on the target", [("self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory",
                                                "self.decoder(self.tgt_embed(tgt), memory")],
      "Transformer", "positional encoding"),
@@ -194,7 +194,7 @@ MISTAKES = [
     ("warm-up that never decays", [("return peak_lr * 0.5 * (1 + math.cos(math.pi * progress))", "return peak_lr")],
      "learning_rate", "never decays"),
     ("warm-up counted from 0", [("return peak_lr * step / warmup", "return peak_lr * (step - 1) / warmup")],
-     "learning_rate", ""),
+     "learning_rate", "starts from 0"),
     ("Adam without the paper's betas", [("lr=0.0, betas=(0.9, 0.98), eps=1e-9)", "lr=0.0)")], "make_optimizer",
      "betas"),
     ("decoder input not shifted", [("tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]", "tgt_in, tgt_out = tgt, tgt")],
@@ -211,7 +211,8 @@ MISTAKES = [
     ("greedy decoding reads the first position", [("target_mask(ys, pad_id))[:, -1]", "target_mask(ys, pad_id))[:, 0]")],
      "greedy_decode", ""),
     ("greedy decoding in train mode", [("    model.eval()\n", "")], "greedy_decode", "eval"),
-    ("greedy decoding stops when one row is done", [("if done.all():", "if done.any():")], "greedy_decode", ""),
+    ("greedy decoding stops when one row is done", [("if done.all():", "if done.any():")], "greedy_decode",
+     "every row is done"),
 ]
 
 

@@ -423,7 +423,8 @@ def _repeat(layer: nn.Module, n: int, x: torch.Tensor, *rest: Any) -> torch.Tens
 
 
 def _check_decoder(cls: type) -> None:
-    for tgt_lengths, T, src_lengths, S, n_layers in [([5, 3], 5, [2, 6], 6, 2), ([4, 4, 1], 4, [3, 2, 1], 3, 3)]:
+    # equal lengths first, so that swapped masks are named rather than failing on a shape
+    for tgt_lengths, T, src_lengths, S, n_layers in [([5, 3], 5, [2, 5], 5, 2), ([4, 4, 1], 4, [3, 2, 1], 3, 3)]:
         B = len(tgt_lengths)
         with case(f"x (batch={B}, tgt_len={T}, d_model=16), memory (batch={B}, src_len={S}), n_layers={n_layers}"):
             args = (n_layers, 16, 4, 32, 0.1)
@@ -548,6 +549,9 @@ def _check_learning_rate(fn: Callable) -> None:
                                                        for s in steps], dtype=torch.float64),
                 "the steps are counted from 0: step 1 is the first and gets peak_lr / warmup": lambda: torch.tensor(
                     [_reference_lr(s + 1, peak, warmup, max_steps + 1) for s in steps], dtype=torch.float64),
+                "the warm-up starts from 0: step 1 gets peak_lr / warmup (not 0) and step `warmup` gets peak_lr":
+                    lambda: torch.tensor([peak * (s - 1) / warmup if s <= warmup else _reference_lr(
+                        s, peak, warmup, max_steps) for s in steps], dtype=torch.float64),
                 "the decay is linear; it follows half a cosine, 0.5 * (1 + cos(pi * progress))": lambda: torch.tensor(
                     [peak * min(s / warmup, 1.0) if s <= warmup else peak * (1 - (s - warmup) / max(
                         max_steps - warmup, 1)) for s in steps], dtype=torch.float64),
@@ -696,6 +700,16 @@ def _check_train(fn: Callable) -> None:
 
 
 def _check_greedy(fn: Callable) -> None:
+    numbers, max_len, seed = (16, 1001, 70_000, 999_999), 13, 1  # rows that end after different numbers of steps
+    with case(f"a random model (seed {seed}), the numbers {list(numbers)}, max_len={max_len}"):
+        model = training_checks.decoding_model(seed, eos_bias=2.0)
+        src, _ = make_batch(list(numbers))
+        expected = training_checks._trimmed(training_checks._greedy_of(numbers, max_len, seed))
+        got = expect_tensor(call(fn, model, src, max_len), "the output ids")
+        if got.dim() == 2 and got.shape[0] == src.shape[0] and got.shape[1] < expected.shape[1] and torch.equal(
+                got.long().cpu(), expected[:, :got.shape[1]]):
+            raise CheckFailed(f"it stops after {got.shape[1]} tokens, when the first row has written <eos>, but other "
+                              f"rows go on to {expected.shape[1]}: stop only when every row is done (done.all())")
     training_checks._check_greedy(fn)
     with case("a model in train mode: greedy decoding must switch it to eval mode (no dropout)"):
         model = copy.deepcopy(training_checks.decoding_model(1, eos_bias=2.0))
