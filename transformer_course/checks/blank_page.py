@@ -223,6 +223,17 @@ def _check_positional(cls: type) -> None:
         }, where="self.dropout(x + pe)")
 
 
+def _check_attention(fn: Callable) -> None:
+    attention_checks._check_attention(fn)  # notebook 02's check: equality, rows summing to 1, named mistakes
+    with case("q (2, 3, 8), k, v (2, 6, 8), padding mask (2, 1, 6) with 4 and 2 real keys: a masked key gets no weight"):
+        mask = _real([4, 2], 6)[:, None, :]
+        _, weights = call(fn, randn(2, 3, 8, seed=21), 5 * randn(2, 6, 8, seed=22), randn(2, 6, 8, seed=23), mask)
+        leaked = weights.detach().float().masked_select(~mask.expand_as(weights)).abs().max()
+        if leaked > 1e-6:
+            raise CheckFailed(f"a masked key gets weight {leaked.item():.3g}; it must get exactly 0 (fill its score "
+                              f"with -inf before the softmax)")
+
+
 # --- pieces 6-8: feed-forward and the residual sub-layer -------------------------------------------
 
 
@@ -741,7 +752,7 @@ PIECES: list[Piece] = [
     Piece("rules", _check_rules, "this notebook's rules"),
     Piece("Embedding", _check_embedding, "07 (the embedding and its sqrt(d_model))"),
     Piece("PositionalEncoding", _check_positional, "04"),
-    Piece("attention", attention_checks._check_attention, "02"),
+    Piece("attention", _check_attention, "02"),
     Piece("MultiHeadAttention", multihead_checks._check_multi_head_attention, "03"),
     Piece("LayerNorm", block_checks._check_layer_norm, "05"),
     Piece("FeedForward", _check_feed_forward, "05"),
