@@ -125,3 +125,20 @@ def test_same_merges_and_compression_as_hf():
     assert abs(ours_bpt / hf_bpt - 1) <= 0.02, (ours_bpt, hf_bpt)
     assert hf.decode(hf_ids) == held_out
     assert german(21) in corpus
+
+
+def test_spelling_task_runs_end_to_end():
+    """A few steps of 07's translator on the real spelling: batches, training, decoding, per-family scores, maps."""
+    from transformer_course.task.training import CapstoneConfig
+
+    config = CapstoneConfig(max_steps=3, n_test=20, family_size=5)
+    tok = T.BPETokenizer(T.train(S.tokenizer_corpus(range(300)), 300))
+    max_len = S.max_target_len(tok, [777_777, 21])
+    _, tgt = S.make_spelling_batch([21, 777_777], tok)
+    assert tgt[:, 0].tolist() == [1, 1] and (tgt == 2).sum() == 2            # <bos> first, one <eos> each
+    model, history, _ = S.train_spelling(tok, S.spelling_config(tok, max_len, config), progress=False)
+    assert len(history.losses) == 3
+    scores = S.spelling_exact_match(model, {"some": [21, 321]}, tok, max_len)
+    assert 0.0 <= scores["some"] <= 1.0
+    maps = S.spelling_attention(model, 21, tok, max_len)
+    assert maps["cross"].shape[-1] == 2 and maps["cross"].shape[-2] == len(maps["output"])

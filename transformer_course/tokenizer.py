@@ -173,7 +173,7 @@ def decode(ids: Iterable[int], merges: Sequence[tuple[int, int]], specials: Sequ
 # A tokenizer object: merges, specials, and the functions that use them
 # --------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)  # compared (and hashed) by identity, so results can be cached per tokenizer
 class BPETokenizer:
     """Learned merges plus special tokens; ``encode_fn``/``decode_fn`` may be the learner's own functions."""
 

@@ -57,6 +57,7 @@ import random
 import time
 
 import matplotlib.pyplot as plt
+import torch
 from IPython.display import Markdown, display
 
 import transformer_course as tc
@@ -311,10 +312,10 @@ print(f"{len(merges)} merges; the first 20: {pieces[:20]}")
 print(f"the last 20: {pieces[-20:]}")
 
 # %% [markdown]
-# The first merges are frequent letter pairs ("er", "ei", "un"); soon the
+# The first merges are frequent letter pairs ("nd", "er", "ei"); soon the
 # morphemes of notebook 07's hand split appear as single tokens ("und",
 # "hundert", "tausend", "zig"), and then whole pieces that occur often
-# *together*, such as "einund" or "zwanzigtausend". A '�' marks a piece that
+# *together*, such as "fünfund" or "zwanzigtausend". A '�' marks a piece that
 # holds one byte of a two-byte letter ("ß", "ü"): bytes are merged before the
 # characters they form, and that is fine, as long as decoding joins bytes
 # before it decodes them (Exercise 7).
@@ -532,9 +533,9 @@ print(f"held-out text ({n_bytes:,} bytes): {ours_bpt:.3f} bytes per token (ours)
 # the two pick different pairs first ("drei" + "ß" vs "ß" + "ig"), and build
 # "dreißig" along different paths. Compression on text neither was trained on
 # is the same (the difference printed above). The speed ratio is the price of
-# plain Python: for a course the readable version is the point, for a real
-# corpus of gigabytes only the Rust one is usable (CS336 asks its students to
-# make theirs fast enough for a 10,000-token vocabulary in minutes).
+# plain Python (and of recounting every pair after each merge, where the
+# library updates only the counts a merge changes): for a course the readable
+# version is the point, for a corpus of gigabytes only the fast one is usable.
 
 # %% [markdown]
 # ## German as Germans write it
@@ -593,8 +594,8 @@ for n in [21, 321_000, 45_678, 777_777, 101_001]:
 # With 300 tokens BPE has learned little more than letter pairs and a few
 # morphemes, so a number takes *more* tokens than the hand split. With 350
 # it has the morphemes and common pairs of them ("einund", "zwanzigtausend"),
-# and a number takes *fewer* tokens than by hand; with 400, pieces like
-# "siebenhunderttausend" appear, still fewer tokens. The pieces are not the
+# and a number takes *fewer* tokens than by hand; with 400, fewer still, as
+# longer and longer combinations become tokens. The pieces are not the
 # grammar's morphemes: "einund" + "zwanzig" is not "ein" + "und" + "zwanzig".
 # BPE knows frequencies, not grammar. Whether a model can learn from such
 # pieces is the next question.
@@ -657,20 +658,47 @@ for name, numbers in families.items():
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
-# Compare with notebook 07's table (the same settings, hand-split German).
-# What changes, honestly:
+# **Speed.** The same model size and batch size, one training step on 07's
+# hand-split targets against one on BPE targets (40 steps each, fresh
+# models, the same numbers), in CPU time per step:
+
+# %% tags=["nbval-ignore-output"]
+def seconds_per_step(model, batches, steps: int = 40) -> float:
+    """Mean CPU time of one training step (07's optimiser and schedule)."""
+    optimizer, scheduler = config.make_optimizer(model)
+    start = time.process_time()
+    for _, batch in zip(range(steps), batches):
+        tc.train_step(model, batch, optimizer, scheduler)
+    return (time.process_time() - start) / steps
+
+
+torch.manual_seed(0)
+hand_step = seconds_per_step(config.make_model().to(device), tc.batch_iterator(train_numbers, 64, epochs=None))
+bpe_step = seconds_per_step(spelling_config.make_model().to(device),
+                            spelling.spelling_batches(train_numbers, tokenizer, 64))
+print(f"CPU time per step: hand-split {hand_step * 1000:.0f} ms, BPE {bpe_step * 1000:.0f} ms "
+      f"(ratio {bpe_step / hand_step:.2f})")
+
+# %% [markdown]
+# Compare the table with notebook 07's (the same settings, hand-split
+# German). What changes, honestly:
 #
-# - **Shorter targets**, so a training step is cheaper (attention over
-#   fewer positions), though the difference is small at this size.
-# - **A larger output vocabulary** (353 instead of 36 tokens): the
-#   unembedding has more rows, and each piece is seen less often in training.
-# - **Reordering is partly inside tokens now.** "einund" is one token: the
-#   model writes "one-and" in one step, then "twenty", so the inversion
-#   is still there, between pieces.
-# - **Errors can be inside a word**: a wrong piece gives a word that is not
-#   German ("einunzwanzig" is possible in principle, a hand-split vocabulary
-#   could only ever put right morphemes in a wrong order). The wrong answers
-#   in the table, if any, show what happened.
+# - **Shorter targets** (the mean lengths printed above): BPE pieces are
+#   longer than morphemes. At this model size that barely moves the time
+#   per step (the ratio above): attention over a dozen positions is cheap,
+#   most of a step is elsewhere.
+# - **A larger output vocabulary** (353 tokens instead of 07's 35): the
+#   unembedding has ten times the rows, and each piece is seen less often in
+#   training than each morpheme was.
+# - **The reordering is partly inside tokens now.** "einund" is one token:
+#   the model writes "one-and" in one step, then "zwanzig"; the inversion is
+#   still there, between pieces (the maps below).
+# - **Errors can be inside a word, even inside a letter.** With morphemes,
+#   every output is a string of real morphemes, at worst in a wrong order or
+#   one missing. With BPE pieces a wrong piece gives a word that is not
+#   German; and since "ö" and "ß" are two bytes that BPE may keep in two
+#   tokens, a model can write half of a letter, which decodes as '�'. Look at
+#   the wrong answers in the table: each is one of these.
 
 # %% [markdown]
 # ### Cross-attention over sub-word pieces
@@ -679,17 +707,17 @@ display(Markdown("\n".join(rows)))
 # English word; the last decoder layer, its heads averaged.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), gridspec_kw={"width_ratios": [2, 7]})
 for ax, number in zip(axes, [21, 321_045]):
     maps = spelling.spelling_attention(model, number, tokenizer, max_len)
     weights = maps["cross"][-1].mean(dim=0)                   # (T, S): last layer, heads averaged
-    ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
+    image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(maps["source"])), maps["source"], rotation=45, ha="right")
     ax.set_yticks(range(len(maps["output"])), maps["output"])
     ax.set_title(f"{number:,}: {german_written(number)}", fontsize=10)
     ax.set_xlabel("English (source)")
 axes[0].set_ylabel("German piece written")
-fig.tight_layout()
+fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
 plt.show()
 
 # %% [markdown]

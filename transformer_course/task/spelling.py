@@ -15,6 +15,7 @@ specials to 0, 1, 2 and byte b to b + 3; :func:`from_model_ids` undoes it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
@@ -52,14 +53,19 @@ def from_model_ids(ids: Sequence[int], tokenizer: BPETokenizer) -> list[int]:
 
 def target_ids(n: int, tokenizer: BPETokenizer) -> list[int]:
     """The model's target for ``n``: ``<bos>`` + the pieces of its German word + ``<eos>``, as model ids."""
-    return to_model_ids(tokenizer.encode(f"<bos>{german_written(n)}<eos>"), tokenizer)
+    return list(_target_ids(n, tokenizer))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _target_ids(n: int, tokenizer: BPETokenizer) -> tuple[int, ...]:
+    """:func:`target_ids`, remembered: encoding in plain Python is slow and each number is asked for often."""
+    return tuple(to_model_ids(tokenizer.encode(f"<bos>{german_written(n)}<eos>"), tokenizer))
 
 
 def make_spelling_batch(numbers: Sequence[int], tokenizer: BPETokenizer) -> tuple[torch.Tensor, torch.Tensor]:
     """Numbers -> padded ``src`` (B, S) English ids and ``tgt`` (B, T) model ids of the German pieces."""
-    targets = {n: target_ids(n, tokenizer) for n in set(numbers)}   # each distinct number encoded once
     src = pad_sequences([EN_VOCAB.encode(english_tokens(n)) for n in numbers])
-    tgt = pad_sequences([targets[n] for n in numbers])
+    tgt = pad_sequences([target_ids(n, tokenizer) for n in numbers])
     return src, tgt
 
 
