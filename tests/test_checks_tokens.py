@@ -181,6 +181,8 @@ def test_train_mistakes():
         return merges
 
     fails_with(C.check_train, whole_text, "across word boundaries")
+    fails_with(C.check_train, lambda text, vocab_size: T.train(" ".join(text.split()).replace(" ", "\n"), vocab_size),
+               "lose their spaces", "not text.split()")
     fails_with(C.check_train, lambda text, vocab_size: T.train(text, vocab_size + 1), "there is room for")
     fails_with(C.check_train, lambda text, vocab_size: T.train(text, vocab_size - 1), "should learn")
 

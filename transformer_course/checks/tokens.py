@@ -209,6 +209,15 @@ def _whole_text_counts(text: str, merges: Sequence[tuple[int, int]]) -> dict[tup
     return ref.count_pairs(ids)
 
 
+def _no_spaces(merges: Sequence[tuple[int, int]]) -> bool:
+    """Whether no learned piece holds a space (merges that do not fit the byte table count as holding none)."""
+    try:
+        table = ref.vocab(merges)
+        return not any(b" " in table[x] for pair in merges for x in pair)
+    except (IndexError, TypeError):
+        return False
+
+
 def _check_train(fn: Callable) -> None:
     for text, vocab_size in TRAIN_TEXTS:
         with case(f"text={text!r}, vocab_size={vocab_size}"):
@@ -223,6 +232,11 @@ def _check_train(fn: Callable) -> None:
             if got == want:
                 continue
             table = _pieces(want)
+            if any(b" " in table[x] for pair in want for x in pair) and _no_spaces(got):
+                raise CheckFailed(f"none of its {len(got)} merges holds a space, but the expected ones do (e.g. "
+                                  f"{_name(next(p for p in want if any(b' ' in table[x] for x in p)), table)}): "
+                                  f"its chunks lose their spaces. Cut with ref.pre_split(text), which keeps the "
+                                  f"space in front of each word (' und'), not text.split()")
             for i, (g, w) in enumerate(zip(got, want)):
                 if g == w:
                     continue
