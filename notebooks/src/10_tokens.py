@@ -645,11 +645,11 @@ print(f"trained {spelling_config.max_steps} steps in {time.perf_counter() - star
 # of training, as in 07.
 
 # %%
-scores = spelling.spelling_exact_match(model, families, tokenizer, max_len)
-wrong = {}
+scores, wrong = {}, {}
 for name, numbers in families.items():
     words = spelling.translate_spelling(model, numbers, tokenizer, max_len)
     wrong[name] = [(n, w) for n, w in zip(numbers, words) if w != german_written(n)]
+    scores[name] = 1 - len(wrong[name]) / len(numbers)
 rows = ["| family | numbers | exact match | a wrong answer, if any |", "|---|---|---|---|"]
 for name, numbers in families.items():
     example = (f"{wrong[name][0][0]:,}: **{wrong[name][0][1]}** (right: {german_written(wrong[name][0][0])})"
