@@ -684,9 +684,9 @@ print(f"CPU time per step: hand-split {hand_step * 1000:.0f} ms, BPE {bpe_step *
 # German). What changes, honestly:
 #
 # - **Shorter targets** (the mean lengths printed above): BPE pieces are
-#   longer than morphemes. At this model size that barely moves the time
-#   per step (the ratio above): attention over a dozen positions is cheap,
-#   most of a step is elsewhere.
+#   longer than morphemes. That makes a step somewhat cheaper (the ratio
+#   above), not in proportion to the length: attention over a dozen
+#   positions is cheap, much of a step is spent elsewhere.
 # - **A larger output vocabulary** (353 tokens instead of 07's 35): the
 #   unembedding has ten times the rows, and each piece is seen less often in
 #   training than each morpheme was.
@@ -695,8 +695,9 @@ print(f"CPU time per step: hand-split {hand_step * 1000:.0f} ms, BPE {bpe_step *
 #   still there, between pieces (the maps below).
 # - **Errors can be inside a word, even inside a letter.** With morphemes,
 #   every output is a string of real morphemes, at worst in a wrong order or
-#   one missing. With BPE pieces a wrong piece gives a word that is not
-#   German; and since "ö" and "ß" are two bytes that BPE may keep in two
+#   one missing. With BPE pieces a wrong piece gives another number's word
+#   ("vierhundert" where "vier" ends the number) or no German word at all;
+#   and since "ö" and "ß" are two bytes that BPE may keep in two
 #   tokens, a model can write half of a letter, which decodes as '�'. Look at
 #   the wrong answers in the table: each is one of these.
 
@@ -707,7 +708,7 @@ print(f"CPU time per step: hand-split {hand_step * 1000:.0f} ms, BPE {bpe_step *
 # English word; the last decoder layer, its heads averaged.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), gridspec_kw={"width_ratios": [2, 7]})
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), gridspec_kw={"width_ratios": [2, 7], "wspace": 0.5})
 for ax, number in zip(axes, [21, 321_045]):
     maps = spelling.spelling_attention(model, number, tokenizer, max_len)
     weights = maps["cross"][-1].mean(dim=0)                   # (T, S): last layer, heads averaged
