@@ -116,6 +116,27 @@ def german(n: int) -> str:
     return "".join(german_tokens(n))
 
 
+def german_written(n: int, einhundert: bool = True) -> str:
+    """``n`` as Germans write it, one word: 21 -> 'einundzwanzig', 321,000 -> 'dreihunderteinundzwanzigtausend'.
+
+    The rules, as :func:`german_tokens` applies them:
+
+    - units before tens, joined by "und": 21 = "einundzwanzig" (one-and-twenty);
+    - "eins" only for a one that ends the number (1 "eins", 101 "einhunderteins",
+      1001 "eintausendeins"); before "und", "hundert" or "tausend" it is "ein"
+      ("einundzwanzig", "einhundert", "eintausend", 101,000 "einhunderteintausend");
+    - a leading one hundred or one thousand may be written with or without its
+      "ein": "einhundert" or "hundert", "eintausend" or "tausend" (both standard).
+      ``einhundert=True`` (the default) writes the "ein", as :func:`german` and
+      num2words do; ``einhundert=False`` drops it at the start of the number only
+      (1100 "tausendeinhundert", 100,000 "hunderttausend").
+    """
+    word = german(n)
+    if not einhundert and word.startswith(("einhundert", "eintausend")):
+        word = word[len("ein"):]
+    return word
+
+
 # --------------------------------------------------------------------------
 # Vocabularies: token <-> id
 # --------------------------------------------------------------------------
