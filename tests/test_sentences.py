@@ -293,3 +293,37 @@ def test_the_splits_keep_the_held_out_sets_out_of_training():
     assert not any(t.startswith("dat:") and t[4:] in held for s in data.train for t in s.tags)
     assert all(any(t.startswith("dat:") and t[4:] in held for t in s.tags) for s in data.combinations)
     assert make_data(n_train=3000, n_val=50, n_test=30, seed=0).train == data.train
+
+
+# --------------------------------------------------------------------------
+# Scoring and the attention maps (notebook 11)
+# --------------------------------------------------------------------------
+
+def test_scores_of_a_perfect_and_a_wrong_translation():
+    from transformer_course.task.sentence_training import article_accuracy, score
+    sentences = [Generator(0).sentence("agreement") for _ in range(5)]
+    perfect = score([list(s.de) for s in sentences], sentences)
+    assert perfect["exact"] == 1.0 and perfect["chrF"] == pytest.approx(100) and perfect["BLEU"] == pytest.approx(100)
+    assert perfect["articles"] == 1.0
+    # every article swapped for another, everything else right
+    swapped = [["das" if w in ("der", "die", "den", "dem") else "der" if w == "das" else w for w in s.de]
+               for s in sentences]
+    assert article_accuracy(swapped, sentences) < 1.0
+    assert score([["nichts"]] * 5, sentences)["exact"] == 0.0
+
+
+def test_cross_attention_has_one_row_per_written_word():
+    import torch
+
+    from transformer_course.encoder_decoder import Transformer
+    from transformer_course.task.sentence_training import (
+        SentenceConfig,
+        cross_attention,
+    )
+    torch.manual_seed(0)
+    model = Transformer(SentenceConfig(d_model=16, n_heads=2, d_ff=32).model_config())
+    sentence = Generator(0).sentence("separable verbs")
+    maps = cross_attention(model, sentence)
+    n_layers, n_heads, rows, columns = maps["cross"].shape
+    assert (n_layers, n_heads, rows, columns) == (2, 2, len(maps["output"]), len(sentence.en))
+    assert torch.allclose(maps["cross"].sum(dim=-1), torch.ones(n_layers, n_heads, rows))
