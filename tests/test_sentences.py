@@ -327,3 +327,16 @@ def test_cross_attention_has_one_row_per_written_word():
     n_layers, n_heads, rows, columns = maps["cross"].shape
     assert (n_layers, n_heads, rows, columns) == (2, 2, len(maps["output"]), len(sentence.en))
     assert torch.allclose(maps["cross"].sum(dim=-1), torch.ones(n_layers, n_heads, rows))
+
+
+def test_the_gender_probe_reads_every_place_of_the_encoder():
+    import torch
+
+    from transformer_course.encoder_decoder import Transformer
+    from transformer_course.task.sentence_training import SentenceConfig, gender_probe
+    torch.manual_seed(0)
+    model = Transformer(SentenceConfig(d_model=16, n_heads=2, d_ff=32).model_config())
+    probe = gender_probe(model, splits=1, steps=5)
+    assert list(probe) == ["majority", "embedding", "layer 1 self-attention", "layer 1 feed-forward",
+                           "layer 2 self-attention", "layer 2 feed-forward", "encoder output"]
+    assert all(0.0 <= accuracy <= 1.0 for accuracy in probe.values())
