@@ -268,10 +268,10 @@ show("held-out pattern")
 # **Held-out pattern.** It knows "dass ... verb" and it knows "hat ...
 # participle", but never saw them together, and it does not put them
 # together: it writes the order it has seen (the auxiliary before the
-# participle, as in a main clause) or loses words. A transformer trained on
-# one distribution generalises to new *words* in known frames far more
-# easily than to new *frames*; the field calls this compositional
-# generalisation, and it is a known weakness.
+# participle, as in a main clause), or loses its way altogether. A
+# transformer trained on one distribution generalises to new *words* in
+# known frames far more easily than to new *frames*; the field calls this
+# compositional generalisation, and it is a known weakness.
 
 # %%
 show("longer sentences")
@@ -447,7 +447,8 @@ for place, accuracy in probe.items():
 # %% [markdown]
 # The gender is in the **embedding**: read from the embedding alone, the
 # probe is far above the majority guess on nouns it never saw, and the
-# feed-forward outputs carry less of it than the stream they are added to.
+# feed-forward outputs carry no more of it than the embedding already
+# does.
 # With one token per word, every fact about a word can live in that word's
 # row of the embedding table, and a table of 173 nouns by 64 numbers has room
 # to spare: the lookup the feed-forward network is said to do is already
