@@ -266,6 +266,8 @@ def test_select_by_prefix(root: Path):
 # Notebooks whose exercise is a whole file beside the notebook (no stubs in cells): the cell that checks it.
 FILE_EXERCISES = {"12_from_a_blank_page": "my = blank_page.run(MY_FILE)"}
 CHECK_CELL = re.compile(r"^(\w+) = checks\.\w+\.check_\w+\(\1\)", re.MULTILINE)
+# notebooks that are experiments to run and read, with no exercise (the README's map says so)
+NO_EXERCISES = {"11_sentences"}
 
 
 @pytest.mark.parametrize("stem", sorted(p.stem for p in (build.ROOT / "notebooks" / "src").glob("[0-9]*.py")))
@@ -289,5 +291,5 @@ def test_every_exercise_is_a_stub_in_the_exercise_notebook_and_complete_in_the_s
         for name in CHECK_CELL.findall(cell.source):
             assert stub_since_last_check, f"{stem}: the check of {name} follows no stub in the exercise notebook"
             stub_since_last_check, n_checks = False, n_checks + 1
-    assert n_checks > 0, f"{stem}: no check cells found"
+    assert n_checks > 0 or stem in NO_EXERCISES, f"{stem}: no check cells found"
     assert not any("# YOUR CODE HERE" in c.source for c in solution.cells if c.cell_type == "code"), stem
