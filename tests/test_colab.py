@@ -135,3 +135,11 @@ def test_the_colab_branch_installs_the_course_in_a_venv_with_only_jupyterlab(tmp
 
     second = run_cell(python, code, colab_=True)
     assert second.returncode == 0 and "already installed" in second.stdout and "nothing to do" in second.stdout
+
+
+def test_the_readme_links_every_exercise_notebook_to_colab():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next((line for line in readme.splitlines() if "**In Colab**" in line), "")
+    for src in build.sources():
+        url = colab.colab_url(f"notebooks/{src.stem}.ipynb")
+        assert f"[{src.stem[:2]}]({url})" in line, f"README's Colab links: add or correct [{src.stem[:2]}]({url})"

@@ -278,7 +278,7 @@ def rewrite_links(page_html: str, stems: set[str], images: set[str]) -> str:
     for code in soup.find_all("code"):
         if code.parent.name in ("a", "pre"):
             continue
-        match = re.fullmatch(r"(?:notebooks/)?images/([\w.-]+\.pdf)", code.get_text())
+        match = re.fullmatch(r"(?:(?:\.\./)?(?:notebooks/)?images/)?([\w.-]+\.pdf)", code.get_text())
         if match and match.group(1) in images:
             link = soup.new_tag("a", href=f"images/{match.group(1)}")
             code.wrap(link)
