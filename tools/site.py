@@ -18,6 +18,8 @@ What it does:
 - rewrites links: a notebook's ``.ipynb`` to its page, a file of ``notebooks/images/`` (pictures,
   the whiteboard PDFs) to the site's copy, and a mention of a whiteboard PDF in the prose becomes
   a link to it;
+- leaves out the Colab install cell (it does nothing outside Colab); the Colab badge opens the
+  exercise notebook;
 - writes ``index.html``, the contents in the course's order, and copies ``notebooks/images/``.
 
 Nothing is loaded from outside at view time: MathJax and Mermaid come from their npm packages
@@ -49,7 +51,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools import build
+from tools import build, colab
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "site_templates"
@@ -72,6 +74,7 @@ body { max-width: 1100px; margin: 0 auto; padding: 0 1em; }
   border-bottom: 1px solid #ddd; }
 .course-nav-bottom { border-bottom: none; border-top: 1px solid #ddd; margin-top: 2em; }
 .course-nav a { text-decoration: none; }
+.course-index { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; line-height: 1.5; }
 .course-contents li { margin: 0.6em 0; }
 .course-contents .purpose { color: #555; }
 """
@@ -218,7 +221,7 @@ def page_of(stem: str, nb: nbformat.NotebookNode) -> Page:
         if heading:
             title = heading.group(1).strip()
             bold = re.search(r"\*\*(.+?)\*\*", cell.source, flags=re.DOTALL)
-            purpose = " ".join(bold.group(1).split()) if bold else ""
+            purpose = re.sub(r"[*_`]", "", " ".join(bold.group(1).split())) if bold else ""
             break
     return Page(stem, title, purpose)
 
@@ -306,7 +309,9 @@ def render(pages: list[Page], executed: dict[str, nbformat.NotebookNode], out: P
     for index, page in enumerate(pages):
         resources = {"site_nav": nav_html(pages, index), "site_css_url": CSS_URL,
                      "metadata": {"name": page.title}}
-        body, _ = html_exporter.from_notebook_node(without_widgets(executed[page.stem]), resources=resources)
+        nb = without_widgets(executed[page.stem])
+        nb.cells = [cell for cell in nb.cells if cell.get("id") != colab.INSTALL_ID]  # Colab's set-up: not for reading
+        body, _ = html_exporter.from_notebook_node(nb, resources=resources)
         path = out / page.html_name
         path.write_text(rewrite_links(body, stems, images), encoding="utf-8")
         written.append(path)
@@ -330,7 +335,7 @@ def contents_html(pages: list[Page], pdfs: list[str]) -> str:
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="{CSS_URL}">
 </head>
-<body>
+<body class="course-index">
 <main>
 <h1>transformer-course</h1>
 <p>Understand transformers by building one. These pages are the course's solution notebooks, run
