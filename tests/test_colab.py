@@ -6,9 +6,10 @@
 - The install cell asks for exactly what the notebooks import, with pyproject's lowest versions and
   requirements.txt's pins.
 - Outside Colab the cell does nothing: no output, no pip.
-- Its Colab branch, run in a fresh virtual environment that has only JupyterLab (the course's own
-  wheel standing in for the repository, `google.colab` faked), installs the course and what was
-  missing, says so, and the course then imports; run again, it does nothing. This one installs from
+- Its Colab branch, run in a fresh virtual environment that has only JupyterLab (and tqdm new
+  enough, einops too old, as Colab might have them; the course's own wheel standing in for the
+  repository, `google.colab` faked), installs the course and what was missing or too old, keeps
+  the rest, says so, and the course then imports; run again, it does nothing. This one installs from
   PyPI (1-2 minutes), so it runs where TRANSFORMER_COURSE_DEV_TOOLS=required (CI) or
   TRANSFORMER_COURSE_COLAB_TEST=on, and is skipped elsewhere with the reason.
 Colab itself is not tried from here.
@@ -112,20 +113,24 @@ def test_the_colab_branch_installs_the_course_in_a_venv_with_only_jupyterlab(tmp
     venv = tmp_path / "colab"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
-    subprocess.run([python, "-m", "pip", "install", "-q", f"jupyterlab=={REQUIREMENTS['jupyterlab']}"],
-                   check=True, capture_output=True, timeout=900)
+    # JupyterLab, and two packages as Colab might have them: tqdm new enough (kept), einops too old (replaced).
+    subprocess.run([python, "-m", "pip", "install", "-q", f"jupyterlab=={REQUIREMENTS['jupyterlab']}",
+                    "tqdm==4.66.5", "einops==0.6.1"], check=True, capture_output=True, timeout=900)
     code = install_cell(nbformat.read(str(notebooks()[0][0]), as_version=4))
     repository = f"git+{PYPROJECT['urls']['Repository']}@v{PYPROJECT['version']}"
     assert repository in code
     code = code.replace(repository, wheel.as_uri())  # the wheel stands in for the repository at the tag
 
     first = run_cell(python, code, colab_=True)
+    print(first.stdout)  # what a Colab user reads (pytest -s shows it)
 
     assert first.returncode == 0, first.stdout + first.stderr
     lines = first.stdout.splitlines()
     assert lines[0].startswith(f"Colab: installed transformer-course {PYPROJECT['version']}")
-    for name in ("torch", "einops", "matplotlib"):  # not in a venv with only JupyterLab
+    for name in ("torch", "matplotlib"):  # not in a venv with only JupyterLab
         assert any(line.startswith(f"  and {name} {REQUIREMENTS[name]} (Colab had none;") for line in lines), first.stdout
+    assert f"  and einops {REQUIREMENTS['einops']} (Colab had 0.6.1; the course needs >= 0.7)" in lines, first.stdout
+    assert "  kept Colab's tqdm 4.66.5" in lines, first.stdout
     kept = next((line for line in lines if line.startswith("  kept Colab's ")), "")
     for name in colab.needs():  # each one either installed or kept, and said so
         assert any(line.startswith(f"  and {name} ") for line in lines) or f" {name} " in kept + " ", first.stdout
