@@ -342,9 +342,9 @@ def contents_html(pages: list[Page], pdfs: list[str]) -> str:
 from top to bottom on a CPU, with their outputs: read them before you install anything. To do the
 exercises, install the course (see the README) or open a notebook in Colab from the badge at its top.</p>
 <h2>Contents</h2>
-<ol class="course-contents" start="0">
+<ul class="course-contents">
 {items}
-</ol>
+</ul>
 <h2>Printable pages</h2>
 <ul>
 {printable}
