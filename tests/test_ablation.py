@@ -141,12 +141,12 @@ def test_summary_and_verdict():
 # --- the results file and the pictures made from it -----------------------------------------------
 
 def _runs() -> list[dict]:
-    return json.loads(RESULTS.read_text())["runs"]
+    return json.loads(RESULTS.read_text(encoding="utf-8"))["runs"]
 
 
 def test_results_file_holds_every_experiment_with_its_seeds():
     from tools.ablations import EXPERIMENTS
-    data = json.loads(RESULTS.read_text())
+    data = json.loads(RESULTS.read_text(encoding="utf-8"))
     found = {(r["setting"], r["ablation"], r["config"]["seed"]) for r in data["runs"]}
     for setting, ablation in EXPERIMENTS:
         seeds = {s for (st, a, s) in found if (st, a) == (setting, ablation)}

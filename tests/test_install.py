@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def test_non_editable_install_imports(tmp_path: Path):
     """
     env = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env)
-    python = env / "bin" / "python"
+    python = env / "Scripts" / "python.exe" if os.name == "nt" else env / "bin" / "python"
     (Path(subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                   text=True).strip()) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],

@@ -295,7 +295,7 @@ def test_every_part_has_a_reference_and_every_exercise_a_check():
 
 def solution_cell(notebook: str, name: str) -> str:
     """The code cell of the solution notebook that defines ``name``."""
-    nb = json.loads((ROOT / "notebooks" / "solutions" / f"{notebook}.ipynb").read_text())
+    nb = json.loads((ROOT / "notebooks" / "solutions" / f"{notebook}.ipynb").read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         text = "".join(cell["source"])
         if cell["cell_type"] == "code" and (f"\nclass {name}(" in f"\n{text}" or f"\ndef {name}(" in f"\n{text}"):

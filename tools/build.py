@@ -54,6 +54,8 @@ import jupytext
 import nbformat
 from nbformat import NotebookNode
 
+from tools import colab
+
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("exercise", "solution")
 META_KEY = "transformer_course"
@@ -134,7 +136,7 @@ def cell_id(stem: str, index: int) -> str:
     return hashlib.sha1(f"{stem}:{index}".encode()).hexdigest()[:12]
 
 
-def _build(src_path: Path, kind: str, source_nb: NotebookNode, rel_source: str) -> NotebookNode:
+def _build(src_path: Path, kind: str, source_nb: NotebookNode, rel_source: str, root: Path = ROOT) -> NotebookNode:
     stem = src_path.stem
     nb = nbformat.v4.new_notebook()
     for index, cell in enumerate(source_nb.cells):
@@ -158,6 +160,7 @@ def _build(src_path: Path, kind: str, source_nb: NotebookNode, rel_source: str) 
         else:
             new = nbformat.v4.new_raw_cell(text, id=cell_id(stem, index), metadata=metadata)
         nb.cells.append(new)
+    colab.add_cells(nb, stem, kind, root)  # the Colab badge on top, the Colab-only install cell (tools/colab.py)
     nb.metadata = {
         "kernelspec": dict(KERNELSPEC),
         "language_info": {"name": "python"},
@@ -175,7 +178,7 @@ def build_notebook(src_path: Path | str, root: Path = ROOT) -> tuple[NotebookNod
     except ValueError:
         rel_source = src_path.as_posix()
     source_nb = jupytext.reads(src_path.read_text(encoding="utf-8"), fmt="py:percent")
-    exercise_nb, solution_nb = (_build(src_path, kind, source_nb, rel_source) for kind in KINDS)
+    exercise_nb, solution_nb = (_build(src_path, kind, source_nb, rel_source, root) for kind in KINDS)
     return exercise_nb, solution_nb
 
 
