@@ -13,7 +13,6 @@ of the causal mask.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .attention import scaled_dot_product_attention

@@ -17,7 +17,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 
-from .task.ablation import Summary, summarize, verdict
+from .task.ablation import summarize, verdict
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ import transformer_course as tc
 import transformer_course.parts
 from transformer_course import checks
 from transformer_course.task import lm_data, lm_training
-from transformer_course.task.lm_data import COUNT_VOCAB, LM_VOCAB, SEP_ID
+from transformer_course.task.lm_data import COUNT_VOCAB, LM_VOCAB
 from transformer_course.task.number_words import BOS_ID, EOS_ID, PAD_ID
 
 PAD, BOS, EOS = PAD_ID, BOS_ID, EOS_ID  # 0, 1, 2

@@ -31,7 +31,6 @@ from torch import nn
 from ..block import FeedForward, LayerNorm
 from ..config import ModelConfig
 from ..encoder_decoder import Embedding
-from ..masks import padding_mask, target_mask
 from ..multihead import merge_heads, split_heads
 from ..attention import masked_softmax
 from ..positional import SinusoidalPositionalEncoding
