@@ -14,8 +14,9 @@ switched off, so that notebook 08 can measure what each part is worth:
 
 Model sizes (``n_heads`` among them: one head vs many) and training settings (warm-up, label
 smoothing, steps) are plain fields of :class:`Run`, one flat, frozen record of everything that
-decides a run's result. A run is bounded by steps and seeded, so it gives the same numbers on
-any machine (with one CPU thread; see :func:`run`).
+decides a run's result. A run is bounded by steps and seeded, so it gives the same numbers every
+time on the same kind of CPU with one thread and this torch (see :func:`run`); on another kind of
+CPU or on a GPU, numbers close to them, not equal.
 """
 
 from __future__ import annotations
@@ -305,7 +306,9 @@ def run(config: Run, sublayer_cls: type[nn.Module] = SwitchableSublayer, every: 
     Keys: "config" (the Run's fields), "losses" (the training loss averaged over each ``every``
     steps), "eval_steps"/"val_exact" (exact match on the validation numbers during training),
     "test_exact" (on the held-out test numbers at the end), "seconds".
-    On the CPU, call it with ``torch.set_num_threads(1)``: a seed then gives the same numbers anywhere.
+    On the CPU, call it with ``torch.set_num_threads(1)``: a seed then gives the same numbers every time
+    on the same kind of CPU with this torch. Another kind of CPU (other vector instructions) or a GPU adds
+    in another order: the losses differ in the last digits and drift apart over the steps.
     """
     model = config.make_model(sublayer_cls)
     train_numbers, val_numbers, test_numbers = uniform_splits(config.n_train, config.n_val, config.n_test,
@@ -403,7 +406,27 @@ def _final_loss(result: dict) -> float:
     return sum(last) / len(last)
 
 
-def test_set_error(a: Summary, b: Summary) -> float:
+LOSS_TOLERANCE = 0.01
+"""How far (relative) a rerun's averaged losses may lie from the stored ones on another kind of CPU or a GPU."""
+
+
+def compare_with_stored(live: dict, stored: dict, spread: float) -> str:
+    """A rerun of a stored run, compared: "identical", "close" or "apart".
+
+    "identical": every averaged loss and the exact match equal, as on the kind of CPU the results
+    file was made on (one thread, this torch). "close": what another kind of CPU or a GPU gives,
+    adding numbers in another order: each averaged loss within ``LOSS_TOLERANCE`` of the stored one
+    and the test exact match within ``spread``, the seeds' spread of the experiment. "apart": neither.
+    """
+    if live["losses"] == stored["losses"] and live["test_exact"] == stored["test_exact"]:
+        return "identical"
+    losses_close = len(live["losses"]) == len(stored["losses"]) and all(
+        abs(a - b) <= LOSS_TOLERANCE * abs(b) for a, b in zip(live["losses"], stored["losses"]))
+    exact_close = abs(live["test_exact"] - stored["test_exact"]) <= spread + 1e-9
+    return "close" if losses_close and exact_close else "apart"
+
+
+def difference_standard_error(a: Summary, b: Summary) -> float:
     """The standard error of the difference of two exact matches measured on ``n_test`` numbers each.
 
     A test set of 1000 numbers resolves 0.1 points at best, and a model that is right with
@@ -417,12 +440,12 @@ def verdict(ablated: Summary, full: Summary) -> str:
 
     "worse" / "better" only when the ranges of test exact match over the seeds do not overlap
     *and* the means differ by more than two standard errors of the test set
-    (:func:`test_set_error`); otherwise "no measurable difference". With fewer than two seeds
+    (:func:`difference_standard_error`); otherwise "no measurable difference". With fewer than two seeds
     on either side there is no spread to judge by: "one seed only".
     """
     if min(len(ablated.test_exact), len(full.test_exact)) < 2:
         return "one seed only"
-    beyond_test_noise = abs(ablated.mean - full.mean) > 2 * test_set_error(ablated, full)
+    beyond_test_noise = abs(ablated.mean - full.mean) > 2 * difference_standard_error(ablated, full)
     if ablated.high < full.low and beyond_test_noise:
         return "worse"
     if ablated.low > full.high and beyond_test_noise:

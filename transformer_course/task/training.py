@@ -137,7 +137,8 @@ def train(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
     (default :func:`train_step`; pass your own). Every ``eval_every`` steps and
     at the end, the exact match on ``val_numbers`` (greedy decoding).
 
-    The run is bounded by steps, so a seed gives the same model on any machine.
+    The run is bounded by steps, so a seed gives the same model every time on the same kind of CPU (one
+    thread, this torch); another kind of CPU or a GPU adds numbers in another order: close, not equal.
     Two opt-in early stops: ``target_accuracy`` (on the validation numbers) and
     ``time_budget_s`` (wall clock; the run then is machine-dependent, and it is
     still evaluated at the step where it stopped). Pass an earlier ``history``
@@ -229,7 +230,7 @@ class CapstoneConfig:
     clip_norm: float | None = 1.0
     seed: int = 0
     eval_every: int = 50        # evaluations are cheap (about 0.3 s each): often enough to see the climb
-    # opt-in early stops; None = run all max_steps (the same model on any machine)
+    # opt-in early stops; None = run all max_steps (the same model whatever the machine's speed)
     target_accuracy: float | None = None
     time_budget_s: float | None = None
 
