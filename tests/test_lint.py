@@ -5,8 +5,10 @@ Skipped without ruff (a learner's set-up does not install it) unless CI requires
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 from devtools import command
@@ -28,3 +30,17 @@ def test_ruff_is_pinned_configured_and_run_before_the_tests():
     ci = (ROOT / ".ci" / "run").read_text()
     assert ".venv/bin/ruff check ." in ci
     assert ci.index(".venv/bin/ruff check .") < ci.index(".venv/bin/python -m pytest")
+
+
+def test_every_function_and_class_of_the_package_is_used_somewhere():
+    """Dead code: a top-level function or class that no module, tool, test or notebook source names."""
+    files = [p for folder in ("transformer_course", "tools", "tests", "notebooks/src")
+             for p in (ROOT / folder).rglob("*.py")]
+    words = Counter(word for p in files for word in re.findall(r"\w+", p.read_text(encoding="utf-8")))
+    unused = []
+    for path in (ROOT / "transformer_course").rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("__"):
+                if words[node.name] <= 1:  # only its own definition
+                    unused.append(f"{path.relative_to(ROOT)}: {node.name}")
+    assert not unused, unused
