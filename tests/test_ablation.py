@@ -78,6 +78,20 @@ def test_without_positional_encoding_the_encoder_cannot_tell_order():
         assert torch.allclose(permuted, shuffled, atol=1e-5) == equivariant
 
 
+def test_the_switchable_model_is_built_from_the_course_parts_and_one_run():
+    """Not a second copy: the attention is the course's MultiHeadAttention (scaled, it is that class's forward),
+    the optimiser the capstone's, and the switches are the Run's own fields."""
+    assert issubclass(ab.SwitchableAttention, tc.MultiHeadAttention)
+    attn, x = ab.SwitchableAttention(16, 2, dropout=0.0), torch.randn(2, 3, 16)
+    assert torch.equal(attn(x, x, x), tc.MultiHeadAttention.forward(attn, x, x, x))
+    run = ab.Run(**TINY)
+    assert run.make_model().run is run and not hasattr(ab, "Parts")
+    model = run.make_model()
+    ours, _ = ab.warmup_cosine_optimizer(model, 0.1, 2, 4)
+    theirs, _ = tc.CapstoneConfig(schedule="cosine", lr=0.1, warmup=2, max_steps=4).make_optimizer(model)
+    assert ours.defaults == theirs.defaults
+
+
 def test_without_scaling_the_scores_are_sqrt_dk_larger():
     x = torch.randn(1, 3, 16)
     scaled, unscaled = ab.SwitchableAttention(16, 2, scale=True), ab.SwitchableAttention(16, 2, scale=False)

@@ -44,3 +44,13 @@ def test_every_function_and_class_of_the_package_is_used_somewhere():
                 if words[node.name] <= 1:  # only its own definition
                     unused.append(f"{path.relative_to(ROOT)}: {node.name}")
     assert not unused, unused
+
+
+def test_no_two_classes_of_the_package_share_a_name():
+    """One name for one thing: a class name says which class it is (once three different classes were `Part`)."""
+    where: dict[str, list[str]] = {}
+    for path in (ROOT / "transformer_course").rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    assert not {name: paths for name, paths in where.items() if len(paths) > 1}

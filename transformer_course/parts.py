@@ -45,8 +45,8 @@ _RESULTS_FILE = ".results.json"  # the last outcome of each part's check: tells 
 
 
 @dataclass(frozen=True)
-class Part:
-    """One part of the model: its name (the exercise's and the reference's), the notebook that teaches it.
+class TravellingPart:
+    """A part that travels between notebooks: its name (the exercise's and the reference's), its notebook.
 
     ``check`` is the check in ``transformer_course.checks`` ("topic.function"); None for a
     part that is not an exercise but is built on ones that are (the stacks, the sinusoidal module).
@@ -57,21 +57,22 @@ class Part:
     check: str | None = None
 
 
-PARTS: dict[str, Part] = {part.name: part for part in [
-    Part("split_heads", "03_multi_head_attention", "multihead.check_split_heads"),
-    Part("merge_heads", "03_multi_head_attention", "multihead.check_merge_heads"),
-    Part("MultiHeadAttention", "03_multi_head_attention", "multihead.check_multi_head_attention"),
-    Part("sinusoidal_encoding", "04_positional_encoding", "positional.check_sinusoidal_encoding"),
-    Part("SinusoidalPositionalEncoding", "04_positional_encoding"),
-    Part("LearnedPositionalEmbedding", "04_positional_encoding", "positional.check_learned_positional_embedding"),
-    Part("LayerNorm", "05_transformer_block", "block.check_layer_norm"),
-    Part("FeedForward", "05_transformer_block", "block.check_feed_forward"),
-    Part("SublayerConnection", "05_transformer_block", "block.check_sublayer_connection"),
-    Part("EncoderLayer", "05_transformer_block", "block.check_encoder_layer"),
-    Part("DecoderLayer", "06_encoder_decoder", "encoder_decoder.check_decoder_layer"),
-    Part("Encoder", "06_encoder_decoder"),
-    Part("Decoder", "06_encoder_decoder"),
-    Part("Transformer", "07_training_a_translator", "model.check_transformer"),
+PARTS: dict[str, TravellingPart] = {part.name: part for part in [
+    TravellingPart("split_heads", "03_multi_head_attention", "multihead.check_split_heads"),
+    TravellingPart("merge_heads", "03_multi_head_attention", "multihead.check_merge_heads"),
+    TravellingPart("MultiHeadAttention", "03_multi_head_attention", "multihead.check_multi_head_attention"),
+    TravellingPart("sinusoidal_encoding", "04_positional_encoding", "positional.check_sinusoidal_encoding"),
+    TravellingPart("SinusoidalPositionalEncoding", "04_positional_encoding"),
+    TravellingPart("LearnedPositionalEmbedding", "04_positional_encoding",
+                   "positional.check_learned_positional_embedding"),
+    TravellingPart("LayerNorm", "05_transformer_block", "block.check_layer_norm"),
+    TravellingPart("FeedForward", "05_transformer_block", "block.check_feed_forward"),
+    TravellingPart("SublayerConnection", "05_transformer_block", "block.check_sublayer_connection"),
+    TravellingPart("EncoderLayer", "05_transformer_block", "block.check_encoder_layer"),
+    TravellingPart("DecoderLayer", "06_encoder_decoder", "encoder_decoder.check_decoder_layer"),
+    TravellingPart("Encoder", "06_encoder_decoder"),
+    TravellingPart("Decoder", "06_encoder_decoder"),
+    TravellingPart("Transformer", "07_training_a_translator", "model.check_transformer"),
 ]}
 """Every part that travels, in the order the course teaches them: a part may use only earlier ones."""
 
@@ -197,7 +198,7 @@ def _is_package_code(obj: Any) -> bool:
     return module == "transformer_course" or module.startswith("transformer_course.")
 
 
-def _header(part: Part) -> str:
+def _header(part: TravellingPart) -> str:
     return (
         f"# Your {part.name}, from notebook {part.notebook}: saved when its check passed.\n"
         f"# Generated: edit the notebook, not this file. It is written again each time the check\n"
@@ -376,7 +377,7 @@ if not any(getattr(hook, "__module__", None) == __name__ for hook in _core.RESUL
 class Loaded:
     """What :func:`load` found for one part: the object, whose it is, and what it is made of."""
 
-    part: Part
+    part: TravellingPart
     obj: Any
     yours: bool
     deps: tuple = ()        # the earlier parts its code uses
@@ -533,5 +534,5 @@ def load(*names: str, quiet: bool = False) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{n: resolved[n].obj for n in names})
 
 
-__all__ = ["PARTS", "MODEL_PARTS", "Part", "load", "check_function", "parts_dir", "part_file", "save", "remove",
-           "source_of", "table"]
+__all__ = ["PARTS", "MODEL_PARTS", "TravellingPart", "load", "check_function", "parts_dir", "part_file", "save",
+           "remove", "not_saving", "source_of", "table"]

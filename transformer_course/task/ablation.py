@@ -2,8 +2,8 @@
 
 The course's :class:`~transformer_course.Transformer` stays as the paper draws it. This module
 builds a second, *switchable* encoder-decoder from the same reference parts (``Embedding``,
-``SinusoidalPositionalEncoding``, ``FeedForward``, ``LayerNorm``) in which each part can be
-switched off, so that notebook 08 can measure what each part is worth:
+``SinusoidalPositionalEncoding``, ``MultiHeadAttention``, ``FeedForward``, ``LayerNorm``) in which
+each part can be switched off, so that notebook 08 can measure what each part is worth:
 
 - ``residual``: the ``x +`` around each sub-layer,
 - ``layer_norm``: every LayerNorm (the sub-layers' and the stacks' final ones),
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -32,12 +32,12 @@ from torch import nn
 from ..block import FeedForward, LayerNorm
 from ..config import ModelConfig
 from ..encoder_decoder import Embedding
-from ..multihead import merge_heads, split_heads
+from ..multihead import MultiHeadAttention, merge_heads, split_heads
 from ..attention import masked_softmax
 from ..positional import SinusoidalPositionalEncoding
 from .decoding import exact_match
 from .number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, batch_iterator, uniform_splits
-from .training import train, warmup_cosine_schedule
+from .training import train, warmup_cosine_optimizer
 
 
 # --------------------------------------------------------------------------
@@ -69,62 +69,43 @@ class SwitchableSublayer(nn.Module):
         return self.norm(x + update if self.residual else update)
 
 
-class SwitchableAttention(nn.Module):
-    """Multi-head attention whose scores may skip the 1/sqrt(d_k): (B, q_len, d_model) -> same.
+class SwitchableAttention(MultiHeadAttention):
+    """The course's :class:`~transformer_course.MultiHeadAttention`, whose scores may skip the 1/sqrt(d_k).
 
-    The same weights and steps as :class:`~transformer_course.MultiHeadAttention`;
-    ``scale=False`` uses softmax(Q K^T) instead of softmax(Q K^T / sqrt(d_k)).
-    mask: bool, broadcastable to (B, n_heads, q_len, k_len), True = may attend.
+    ``scale=True`` is the reference attention, unchanged; ``scale=False`` computes softmax(Q K^T)
+    instead of softmax(Q K^T / sqrt(d_k)), with the same weights, masks and dropout.
+    (B, q_len, d_model) -> same; mask: bool, broadcastable to (B, n_heads, q_len, k_len), True = may attend.
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, scale: bool = True):
-        super().__init__()
-        self.d_model, self.n_heads, self.d_k, self.scale = d_model, n_heads, d_model // n_heads, scale
-        self.w_q = nn.Linear(d_model, d_model)
-        self.w_k = nn.Linear(d_model, d_model)
-        self.w_v = nn.Linear(d_model, d_model)
-        self.w_o = nn.Linear(d_model, d_model)
-        self.dropout = nn.Dropout(dropout)
-        self.attn_weights: torch.Tensor | None = None
+        super().__init__(d_model, n_heads, dropout)
+        self.scale = scale
 
     def forward(self, query, key, value, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.scale:
+            return super().forward(query, key, value, mask)
         q = split_heads(self.w_q(query), self.n_heads)                 # (B, H, q_len, d_k)
         k = split_heads(self.w_k(key), self.n_heads)                   # (B, H, k_len, d_k)
         v = split_heads(self.w_v(value), self.n_heads)                 # (B, H, k_len, d_k)
-        scores = q @ k.transpose(-2, -1)                               # (B, H, q_len, k_len)
-        if self.scale:
-            scores = scores / math.sqrt(self.d_k)
-        weights = masked_softmax(scores, mask)                         # (B, H, q_len, k_len)
+        weights = masked_softmax(q @ k.transpose(-2, -1), mask)        # (B, H, q_len, k_len): no 1/sqrt(d_k)
         self.attn_weights = weights.detach()
         return self.w_o(merge_heads(self.dropout(weights) @ v))        # (B, q_len, d_model)
-
-
-@dataclass(frozen=True)
-class Parts:
-    """Which parts a switchable model has; every field at its default is the full (post-LN) model."""
-
-    residual: bool = True
-    layer_norm: bool = True
-    feed_forward: bool = True
-    positional: bool = True
-    scale: bool = True
-    norm_first: bool = False
 
 
 class _Layer(nn.Module):
     """An encoder layer (self-attention, feed-forward) or, with ``cross``, a decoder layer."""
 
-    def __init__(self, config: ModelConfig, parts: Parts, cross: bool, sublayer_cls: type[nn.Module]):
+    def __init__(self, config: ModelConfig, switches: Run, cross: bool, sublayer_cls: type[nn.Module]):
         super().__init__()
         d, h, p = config.d_model, config.n_heads, config.dropout
 
         def sublayer() -> nn.Module:
-            return sublayer_cls(d, p, parts.residual, parts.layer_norm, parts.norm_first)
+            return sublayer_cls(d, p, switches.residual, switches.layer_norm, switches.norm_first)
 
-        self.self_attn, self.self_attn_sublayer = SwitchableAttention(d, h, p, parts.scale), sublayer()
+        self.self_attn, self.self_attn_sublayer = SwitchableAttention(d, h, p, switches.scale), sublayer()
         if cross:
-            self.cross_attn, self.cross_attn_sublayer = SwitchableAttention(d, h, p, parts.scale), sublayer()
-        if parts.feed_forward:
+            self.cross_attn, self.cross_attn_sublayer = SwitchableAttention(d, h, p, switches.scale), sublayer()
+        if switches.feed_forward:
             self.feed_forward, self.ff_sublayer = FeedForward(d, config.d_ff, p, config.activation), sublayer()
 
     def forward(self, x, self_mask=None, memory=None, memory_mask=None) -> torch.Tensor:
@@ -141,23 +122,24 @@ class SwitchableTransformer(nn.Module):
 
     forward(src (B, S), tgt (B, T), src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T)) -> logits (B, T, vocab_size);
     encode() and decode() as in ``tc.Transformer``, so decoding and training work unchanged.
-    ``sublayer_cls`` builds each sub-layer connection (the reference :class:`SwitchableSublayer`,
-    or the learner's).
+    Its size and switches are one :class:`Run`'s (``run.model_config()``, and its fields ``residual``,
+    ``layer_norm``, ``feed_forward``, ``positional``, ``scale``, ``norm_first``). ``sublayer_cls``
+    builds each sub-layer connection (the reference :class:`SwitchableSublayer`, or the learner's).
     """
 
-    def __init__(self, config: ModelConfig, parts: Parts = Parts(),
-                 sublayer_cls: type[nn.Module] = SwitchableSublayer):
+    def __init__(self, run: Run | None = None, sublayer_cls: type[nn.Module] = SwitchableSublayer):
         super().__init__()
-        self.config, self.parts = config, parts
+        self.run = run = run if run is not None else Run()
+        self.config = config = run.model_config()
         d = config.d_model
         self.src_embed = Embedding(config.source_vocab_size, d, "source token ids")
         self.tgt_embed = Embedding(config.vocab_size, d, "target token ids")
         self.pos_encoding = SinusoidalPositionalEncoding(d, config.max_len, config.dropout)
-        self.encoder = nn.ModuleList(_Layer(config, parts, False, sublayer_cls) for _ in range(config.n_layers))
-        self.decoder = nn.ModuleList(_Layer(config, parts, True, sublayer_cls)
+        self.encoder = nn.ModuleList(_Layer(config, run, False, sublayer_cls) for _ in range(config.n_layers))
+        self.decoder = nn.ModuleList(_Layer(config, run, True, sublayer_cls)
                                      for _ in range(config.decoder_layers))
         # pre-LN needs a final LayerNorm after each stack (the last update is never normalised otherwise)
-        final = parts.layer_norm and (config.norm_first if config.final_norm is None else config.final_norm)
+        final = run.layer_norm and (config.norm_first if config.final_norm is None else config.final_norm)
         self.encoder_norm = LayerNorm(d) if final else nn.Identity()
         self.decoder_norm = LayerNorm(d) if final else nn.Identity()
         self.unembed = nn.Linear(d, config.vocab_size)
@@ -168,7 +150,7 @@ class SwitchableTransformer(nn.Module):
     def embed(self, embedding: Embedding, tokens: torch.Tensor) -> torch.Tensor:
         """Token ids (B, L) -> the stream (B, L, d_model): embedding, plus the positional encoding if switched on."""
         x = embedding(tokens)                                           # (B, L, d_model)
-        return self.pos_encoding(x) if self.parts.positional else self.pos_encoding.dropout(x)
+        return self.pos_encoding(x) if self.run.positional else self.pos_encoding.dropout(x)
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         """src (B, S) ids -> memory (B, S, d_model)."""
@@ -207,7 +189,7 @@ class Run:
     n_heads: int = 4
     d_ff: int = 128
     dropout: float = 0.1
-    # the parts (see Parts)
+    # the switches: which parts the model has (all on: the full model)
     residual: bool = True
     layer_norm: bool = True
     feed_forward: bool = True
@@ -229,10 +211,6 @@ class Run:
     eval_every: int = 50
     seed: int = 0
 
-    def parts(self) -> Parts:
-        """The switches of this run."""
-        return Parts(**{f.name: getattr(self, f.name) for f in fields(Parts)})
-
     def model_config(self) -> ModelConfig:
         """The size of this run's model, for the number vocabularies."""
         return ModelConfig(vocab_size=len(DE_VOCAB), src_vocab_size=len(EN_VOCAB), d_model=self.d_model,
@@ -242,7 +220,7 @@ class Run:
     def make_model(self, sublayer_cls: type[nn.Module] = SwitchableSublayer) -> SwitchableTransformer:
         """A fresh model, its weights drawn from this run's seed (on the CPU)."""
         torch.manual_seed(self.seed)
-        return SwitchableTransformer(self.model_config(), self.parts(), sublayer_cls)
+        return SwitchableTransformer(self, sublayer_cls)
 
 
 # What is taken out, as changes to a Run. "full" is the model with every part.
@@ -313,9 +291,8 @@ def run(config: Run, sublayer_cls: type[nn.Module] = SwitchableSublayer, every: 
     model = config.make_model(sublayer_cls)
     train_numbers, val_numbers, test_numbers = uniform_splits(config.n_train, config.n_val, config.n_test,
                                                               seed=config.data_seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.98), eps=1e-9)
-    # linear warm-up (none if warmup=0), then cosine decay to 0 at the last step
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine_schedule(config.warmup, config.steps))
+    # the capstone's optimiser: linear warm-up (none if warmup=0), then cosine decay to 0 at the last step
+    optimizer, scheduler = warmup_cosine_optimizer(model, config.lr, config.warmup, config.steps)
     batches = batch_iterator(train_numbers, config.batch_size, seed=config.seed, epochs=None)
     start = time.perf_counter()
     history = train(model, batches, optimizer, scheduler, max_steps=config.steps, time_budget_s=None,
