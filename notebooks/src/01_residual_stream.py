@@ -44,17 +44,10 @@
 #     unembed --> softmax["softmax over the vocabulary: next-token probabilities"]
 # ```
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/01_residual_stream.png" alt="The residual stream: embedding, blocks adding updates, unembedding, softmax" width="520">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/01_residual_stream.png" alt="The residual stream: embedding, blocks adding updates, unembedding, softmax" width="520">
 #
 # </details>
 

@@ -42,17 +42,10 @@
 #     decode --> score["German tokens<br>exact match on held-out numbers, per family"]
 # ```
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="520">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="520">
 #
 # </details>
 

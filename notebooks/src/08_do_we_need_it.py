@@ -42,11 +42,8 @@
 # notebook, and a test fails if the two drift apart. Print it:
 # `notebooks/images/08_whiteboard.pdf` (A3, or A4 scaled).
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <img src="images/08_whiteboard.png" alt="The encoder-decoder drawn as boxes (embedding, positional encoding, self-attention, Add and Norm, feed-forward, cross-attention, unembedding), each numbered; beside it one card per part with its sentence, equation, shapes and measured cost of removal" width="900">
-
-# %% [markdown] tags=["solution_only"]
-# <img src="../images/08_whiteboard.png" alt="The encoder-decoder drawn as boxes (embedding, positional encoding, self-attention, Add and Norm, feed-forward, cross-attention, unembedding), each numbered; beside it one card per part with its sentence, equation, shapes and measured cost of removal" width="900">
 
 # %% [markdown]
 # ## Setup
@@ -526,11 +523,8 @@ display(Markdown(whiteboard.table_markdown(parts, stored)))
 # (`notebooks/images/08_whiteboard_decoder_only.png` and `.pdf`, from the same
 # data and script, fingerprint-tested the same way).
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <img src="images/08_whiteboard_decoder_only.png" alt="The decoder-only model drawn as one column of boxes (embedding, positional encoding, pre-LN blocks of masked self-attention and feed-forward, final LayerNorm, unembedding), with cards for each part, the causal LM loss, the KV cache and sampling" width="900">
-
-# %% [markdown] tags=["solution_only"]
-# <img src="../images/08_whiteboard_decoder_only.png" alt="The decoder-only model drawn as one column of boxes (embedding, positional encoding, pre-LN blocks of masked self-attention and feed-forward, final LayerNorm, unembedding), with cards for each part, the causal LM loss, the KV cache and sampling" width="900">
 
 # %%
 display(Markdown(whiteboard.table_markdown(whiteboard.WHITEBOARDS["decoder-only"], stored)))

@@ -48,17 +48,10 @@
 #     end
 # ```
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/09_decoder_only.png" alt="Left: the encoder-decoder, English into the encoder, memory into the decoder's cross-attention. Right: the decoder-only model, one sequence English = German through blocks of masked self-attention and feed-forward, a final LayerNorm and the unembedding" width="760">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/09_decoder_only.png" alt="Left: the encoder-decoder, English into the encoder, memory into the decoder's cross-attention. Right: the decoder-only model, one sequence English = German through blocks of masked self-attention and feed-forward, a final LayerNorm and the unembedding" width="760">
 #
 # </details>
 
