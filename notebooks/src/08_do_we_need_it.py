@@ -214,8 +214,9 @@ for name in ["full", "no feed-forward"]:
 # kind of CPU the file was made on; on another, or if your
 # `SwitchableSublayer` rounds differently from the reference, they are close
 # (`ablation.compare_with_stored`: each averaged loss within
-# `ablation.LOSS_TOLERANCE` of the stored one, the exact
-# match within the seeds' spread).
+# `ablation.LOSS_TOLERANCE` of the stored one, the exact match no measurably
+# different by the verdict's rule below: within the seeds' spread or two
+# standard errors of the test set).
 
 # %%
 def stored_runs(setting: str, name: str) -> list[dict]:

@@ -383,8 +383,10 @@ def _final_loss(result: dict) -> float:
     return sum(last) / len(last)
 
 
-LOSS_TOLERANCE = 0.01
-"""How far (relative) a rerun's averaged losses may lie from the stored ones on another kind of CPU or a GPU."""
+LOSS_TOLERANCE = 0.1
+"""How far (relative) a rerun's averaged losses may lie from the stored ones on another kind of CPU or a GPU.
+
+Measured: a 600-step run of the base model on an AVX-512 CPU other than the file's moved them by up to 2.5%."""
 
 
 def compare_with_stored(live: dict, stored: dict, spread: float) -> str:
@@ -392,14 +394,18 @@ def compare_with_stored(live: dict, stored: dict, spread: float) -> str:
 
     "identical": every averaged loss and the exact match equal, as on the kind of CPU the results
     file was made on (one thread, this torch). "close": what another kind of CPU or a GPU gives,
-    adding numbers in another order: each averaged loss within ``LOSS_TOLERANCE`` of the stored one
-    and the test exact match within ``spread``, the seeds' spread of the experiment. "apart": neither.
+    adding numbers in another order, so that over hundreds of steps the run drifts like another
+    seed: each averaged loss within ``LOSS_TOLERANCE`` of the stored one, and the test exact
+    matches no measurably different by :func:`verdict`'s rule (within ``spread``, the seeds'
+    spread of the experiment, or within two standard errors of the test set). "apart": neither.
     """
     if live["losses"] == stored["losses"] and live["test_exact"] == stored["test_exact"]:
         return "identical"
     losses_close = len(live["losses"]) == len(stored["losses"]) and all(
         abs(a - b) <= LOSS_TOLERANCE * abs(b) for a, b in zip(live["losses"], stored["losses"]))
-    exact_close = abs(live["test_exact"] - stored["test_exact"]) <= spread + 1e-9
+    n, (a, b) = stored["config"]["n_test"], (live["test_exact"], stored["test_exact"])
+    test_noise = 2 * math.sqrt(a * (1 - a) / n + b * (1 - b) / n)
+    exact_close = abs(a - b) <= max(spread, test_noise) + 1e-9
     return "close" if losses_close and exact_close else "apart"
 
 
