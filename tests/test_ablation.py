@@ -78,6 +78,20 @@ def test_without_positional_encoding_the_encoder_cannot_tell_order():
         assert torch.allclose(permuted, shuffled, atol=1e-5) == equivariant
 
 
+def test_the_switchable_model_is_built_from_the_course_parts_and_one_run():
+    """Not a second copy: the attention is the course's MultiHeadAttention (scaled, it is that class's forward),
+    the optimiser the capstone's, and the switches are the Run's own fields."""
+    assert issubclass(ab.SwitchableAttention, tc.MultiHeadAttention)
+    attn, x = ab.SwitchableAttention(16, 2, dropout=0.0), torch.randn(2, 3, 16)
+    assert torch.equal(attn(x, x, x), tc.MultiHeadAttention.forward(attn, x, x, x))
+    run = ab.Run(**TINY)
+    assert run.make_model().run is run and not hasattr(ab, "Parts")
+    model = run.make_model()
+    ours, _ = ab.warmup_cosine_optimizer(model, 0.1, 2, 4)
+    theirs, _ = tc.CapstoneConfig(schedule="cosine", lr=0.1, warmup=2, max_steps=4).make_optimizer(model)
+    assert ours.defaults == theirs.defaults
+
+
 def test_without_scaling_the_scores_are_sqrt_dk_larger():
     x = torch.randn(1, 3, 16)
     scaled, unscaled = ab.SwitchableAttention(16, 2, scale=True), ab.SwitchableAttention(16, 2, scale=False)
@@ -135,7 +149,7 @@ def test_summary_and_verdict():
     close = ab.summarize([result("base", "full", s, 0.998) for s in range(3)]
                          + [result("base", "no z", s, 0.996) for s in range(3)])
     assert ab.verdict(close["base", "no z"], close["base", "full"]) == "no measurable difference"
-    assert ab.test_set_error(close["base", "no z"], close["base", "full"]) == pytest.approx(0.0024, abs=1e-4)
+    assert ab.difference_standard_error(close["base", "no z"], close["base", "full"]) == pytest.approx(0.0024, abs=1e-4)
 
 
 # --- the results file and the pictures made from it -----------------------------------------------
@@ -156,11 +170,33 @@ def test_results_file_holds_every_experiment_with_its_seeds():
 
 
 def test_the_cheapest_stored_run_is_reproduced(one_thread):
-    """The results file is what tools/ablations.py computes: rerun its cheapest run and compare."""
+    """The results file is what tools/ablations.py computes: rerun its cheapest run and compare, as notebook 08 does.
+
+    What this guarantees: on the kind of CPU the file was made on (one thread, this torch) the rerun is
+    identical; on any other CPU (other vector instructions, e.g. AVX2 instead of AVX-512) or a GPU it
+    is close, as ``ab.compare_with_stored`` (which notebook 08 uses too) defines: losses within
+    ``ab.LOSS_TOLERANCE``, test exact match not measurably different (the seeds' spread, or two standard
+    errors of the test set). Bit-equality is not asserted, because it does not hold across kinds of CPU:
+    forcing AVX2 kernels on an AVX-512 machine (ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2)
+    moved these losses by up to 0.05%, and on the machine the tests ran on they were not the file's either.
+    """
     stored = min(_runs(), key=lambda r: r["seconds"] if r["setting"] == "one layer" else float("inf"))
     again = ab.run(ab.Run(**stored["config"]))
-    assert again["losses"] == stored["losses"]
-    assert again["test_exact"] == stored["test_exact"]
+    summary = ab.summarize(_runs())[stored["setting"], stored["ablation"]]
+    assert ab.compare_with_stored(again, stored, summary.high - summary.low) in ("identical", "close")
+
+
+def test_compare_with_stored_tells_identical_close_and_apart():
+    stored = {"losses": [2.0, 1.0, 0.7], "test_exact": 0.998, "config": {"n_test": 1000}}
+    assert ab.compare_with_stored(dict(stored), stored, spread=0.0) == "identical"
+    # measured on this course's test machine: the base model, seed 0, 0.993 live against the file's 0.998
+    nearby = {"losses": [2.05, 0.98, 0.7001], "test_exact": 0.993}
+    assert ab.compare_with_stored(nearby, stored, spread=0.001) == "close"  # within two test-set standard errors
+    assert ab.compare_with_stored({**nearby, "test_exact": 0.98}, stored, spread=0.001) == "apart"
+    assert ab.compare_with_stored({**nearby, "test_exact": 0.98}, stored, spread=0.02) == "close"  # seeds' spread
+    drifted = {"losses": [2.0, 1.2, 0.7], "test_exact": 0.998}
+    assert ab.compare_with_stored(drifted, stored, spread=0.01) == "apart"  # a loss 20% away
+    assert ab.compare_with_stored({"losses": [2.0], "test_exact": 0.998}, stored, spread=0.01) == "apart"
 
 
 @pytest.mark.parametrize("name, stem", [("encoder-decoder", "08_whiteboard"),

@@ -293,3 +293,24 @@ def test_every_exercise_is_a_stub_in_the_exercise_notebook_and_complete_in_the_s
             stub_since_last_check, n_checks = False, n_checks + 1
     assert n_checks > 0 or stem in NO_EXERCISES, f"{stem}: no check cells found"
     assert not any("# YOUR CODE HERE" in c.source for c in solution.cells if c.cell_type == "code"), stem
+
+
+def test_a_picture_cell_serves_both_notebooks(root: Path):
+    """The solution notebook lives in notebooks/solutions/: the build writes its pictures' paths ../images/."""
+    source = root / "notebooks" / "src" / "01_demo.py"
+    source.write_text(DEMO_SOURCE + '\n# %% [markdown]\n# <img src="images/01_demo.png" alt="x"> and '
+                      '![y](images/01_demo.svg), not `notebooks/images/01_demo.pdf`\n', encoding="utf-8")
+    exercise, solution = build.build_notebook(source, root)
+    assert exercise.cells[-1].source == ('<img src="images/01_demo.png" alt="x"> and ![y](images/01_demo.svg), '
+                                         'not `notebooks/images/01_demo.pdf`')
+    assert solution.cells[-1].source == ('<img src="../images/01_demo.png" alt="x"> and '
+                                         '![y](../images/01_demo.svg), not `notebooks/images/01_demo.pdf`')
+
+
+def test_no_source_keeps_a_picture_cell_twice():
+    """One cell per picture: a cell for each notebook, differing only in images/ vs ../images/, is said twice."""
+    for source in build.sources():
+        cells = re.split(r"(?m)^(?=# %%)", source.read_text(encoding="utf-8"))
+        bodies = [cell.split("\n", 1)[1] for cell in cells if cell.startswith("# %% [markdown]") and "\n" in cell]
+        solution_bodies = {build.solution_image_paths(body) for body in bodies} - set(bodies)  # those it changes
+        assert not solution_bodies & set(bodies), source.name

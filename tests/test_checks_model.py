@@ -11,7 +11,6 @@ from torch import nn
 import transformer_course as tc
 from contract import assert_not_done, fails_with  # tests/contract.py
 from transformer_course import checks
-from transformer_course.checks import model as cm
 
 
 class Assembled(nn.Module):

@@ -34,6 +34,14 @@ def test_block_equals_torch_encoder_layer_with_causal_mask(norm_first, activatio
     assert (mine - theirs).abs().max() < 1e-5
 
 
+def test_the_block_is_the_encoder_layer_not_a_copy_of_it():
+    """A decoder-only block is an encoder layer run with a causal mask: the same code, not a second copy."""
+    assert issubclass(tc.DecoderOnlyBlock, tc.EncoderLayer)
+    assert not {"__init__", "forward", "from_torch"} & set(vars(tc.DecoderOnlyBlock))
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    assert type(tc.DecoderOnlyBlock.from_torch(layer)) is tc.DecoderOnlyBlock
+
+
 def test_gpt_is_causal():
     model = _gpt()
     tokens = torch.randint(3, 20, (2, 10))

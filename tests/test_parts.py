@@ -188,9 +188,78 @@ def test_nothing_is_written_outside_the_parts_folder(my_parts):
         parts.part_file("../escaped")
 
 
-def test_the_reference_is_never_saved_as_yours(my_parts):
-    checks.block.check_layer_norm(tc.LayerNorm)
+def test_the_reference_is_never_saved_as_yours(my_parts, capsys):
+    """A copy of the reference made by the package (here: the reference SublayerConnection rebuilt on the
+    learner's LayerNorm) is not the reference object, so its check runs and passes; it is still not saved."""
+    checks.block.check_layer_norm(run_cell(LAYER_NORM)["LayerNorm"])
+    rebuilt = parts.load("SublayerConnection", quiet=True).SublayerConnection
+    assert rebuilt is not tc.SublayerConnection and rebuilt.__module__ == "transformer_course.block"
+    capsys.readouterr()
+    assert checks.block.check_sublayer_connection(rebuilt) is rebuilt  # the check ran: not "not done"
+    out = capsys.readouterr().out
+    assert "correct" in out and "saved" not in out
+    assert not (my_parts / "SublayerConnection.py").exists()
+
+
+SPLIT_HEADS_WITH_HELPERS = '''
+import einops as ein
+from einops import rearrange as re_arrange
+
+N_AXES = 4
+
+
+def _heads_first(x):
+    return x.transpose(1, 2)
+
+
+def split_heads(x, n_heads):
+    assert x.dim() + 1 == N_AXES
+    return _heads_first(re_arrange(x, "b l (h d) -> b l h d", h=n_heads))
+
+
+def merge_heads(x):
+    return ein.rearrange(_heads_first(x), "b l h d -> b l (h d)")
+'''
+
+
+def test_a_part_is_saved_with_the_helpers_imports_and_constants_it_uses_from_its_cell(my_parts, capsys):
+    cell = run_cell(SPLIT_HEADS_WITH_HELPERS)
+    checks.multihead.check_split_heads(cell["split_heads"])
+    checks.multihead.check_merge_heads(cell["merge_heads"])
+    text = (my_parts / "split_heads.py").read_text()
+    assert "def _heads_first(x):" in text and "N_AXES = 4" in text
+    assert "from einops.einops import rearrange as re_arrange" in text
+    assert "import einops as ein" in (my_parts / "merge_heads.py").read_text()
+    capsys.readouterr()
+    loaded = parts.load("split_heads", "merge_heads")  # in a fresh namespace, as the next notebook would
+    out = capsys.readouterr().out
+    assert loaded.split_heads is not tc.split_heads and loaded.merge_heads is not tc.merge_heads, out
+    assert "reference" not in out
+
+
+@pytest.mark.parametrize("helper, kind", [
+    ("_heads_first = lambda x: x.transpose(1, 2)\n", "whose source cannot be found"),
+    ("_heads_first = torch.nn.Identity()\n", "(Identity), which is defined outside it"),
+])
+def test_a_part_whose_helper_cannot_be_saved_is_refused_naming_the_helper(my_parts, capsys, helper, kind):
+    cell = run_cell(helper + "\n\ndef split_heads(x, n_heads):\n"
+                    "    return x.reshape(x.shape[0], x.shape[1], n_heads, -1).transpose(1, 2)"
+                    " if _heads_first is not None else None\n")
+    checks.multihead.check_split_heads(cell["split_heads"])
+    out = capsys.readouterr().out
+    assert "correct" in out and "split_heads uses `_heads_first`" in out and kind in out, out
+    assert "move `_heads_first` inside split_heads" in out
+    assert not (my_parts / "split_heads.py").exists()
+    assert parts.load("split_heads").split_heads is tc.split_heads
+
+
+def test_not_saving_pauses_saving_and_ends_with_its_block(my_parts):
+    cls = run_cell(LAYER_NORM)["LayerNorm"]
+    with parts.not_saving():
+        checks.block.check_layer_norm(cls)
     assert not (my_parts / "LayerNorm.py").exists()
+    checks.block.check_layer_norm(cls)
+    assert (my_parts / "LayerNorm.py").exists()
 
 
 def test_outside_a_notebook_nothing_is_saved_unless_a_folder_is_set(tmp_path, monkeypatch, one_thread):

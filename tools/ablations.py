@@ -5,7 +5,8 @@
     python -m tools.ablations --only deep --seeds 0
 
 Each run is a :func:`transformer_course.task.ablation.run`: step-bounded, seeded, one CPU thread,
-so it gives the same numbers on any machine. Runs are appended to ``notebooks/data/ablations.jsonl``
+so it gives the same numbers every time on the same kind of CPU with this torch (close ones, not
+equal, on another kind of CPU or a GPU: see tests/test_ablation.py). Runs are appended to ``notebooks/data/ablations.jsonl``
 as they finish (an interrupted sweep resumes where it stopped: a run already there, or in the results
 file, is not run again; delete both files to run everything afresh); at the end the results file
 ``notebooks/data/ablations.json`` (all runs, in EXPERIMENTS' order) is rewritten from them. Two sweeps with disjoint ``--only`` may run side by side; ``--collect`` only rewrites the

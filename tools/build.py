@@ -20,6 +20,9 @@ What a source may contain:
   In the exercise notebook the region becomes ``# YOUR CODE HERE`` and
   ``raise NotImplementedError`` at the marker's indentation; in the solution
   notebook only the two marker lines go. Regions may not nest.
+- Pictures: a Markdown cell's ``images/...`` (``<img src="images/...">`` or
+  ``![...](images/...)``) is written ``../images/...`` in the solution notebook,
+  which lives one folder down, so one cell serves both.
 - Whole cells for one notebook only: ``# %% tags=["solution_only"]`` or
   ``# %% tags=["exercise_only"]`` (also on ``# %% [markdown]`` cells). These two
   tags are removed from the output; other tags (e.g. nbval's) are kept.
@@ -125,6 +128,14 @@ def render_code(code: str, kind: str, where: str = "") -> str:
     return "\n".join(out)
 
 
+IMAGE_PATH = re.compile(r'(src="|\]\()images/')
+
+
+def solution_image_paths(markdown: str) -> str:
+    """``images/x.png`` -> ``../images/x.png``: the solution notebooks are in notebooks/solutions/."""
+    return IMAGE_PATH.sub(r"\1../images/", markdown)
+
+
 def sources_hash(nb: NotebookNode) -> str:
     """sha256 of the notebook's cell types and sources: what a learner's edit changes."""
     cells = [[cell.cell_type, cell.source] for cell in nb.cells]
@@ -156,6 +167,7 @@ def _build(src_path: Path, kind: str, source_nb: NotebookNode, rel_source: str, 
         elif BEGIN.search(text) or END.search(text):
             raise BuildError(f"{where}: solution markers are only allowed in code cells")
         elif cell.cell_type == "markdown":
+            text = solution_image_paths(text) if kind == "solution" else text
             new = nbformat.v4.new_markdown_cell(text, id=cell_id(stem, index), metadata=metadata)
         else:
             new = nbformat.v4.new_raw_cell(text, id=cell_id(stem, index), metadata=metadata)

@@ -93,7 +93,7 @@ class EncoderLayer(nn.Module):
         self.ff_sublayer = SublayerConnection(d_model, dropout, norm_first)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.attn_sublayer(x, lambda x: self.self_attn(x, x, x, mask))
+        x = self.attn_sublayer(x, lambda y: self.self_attn(y, y, y, mask))
         return self.ff_sublayer(x, self.feed_forward)
 
     @classmethod

@@ -39,9 +39,9 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
                 tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.self_attn_sublayer(x, lambda x: self.self_attn(x, x, x, tgt_mask))
+        x = self.self_attn_sublayer(x, lambda y: self.self_attn(y, y, y, tgt_mask))
         # queries from the target, keys and values from the source: this is where translation happens
-        x = self.cross_attn_sublayer(x, lambda x: self.cross_attn(x, memory, memory, src_mask))
+        x = self.cross_attn_sublayer(x, lambda y: self.cross_attn(y, memory, memory, src_mask))
         return self.ff_sublayer(x, self.feed_forward)
 
     @classmethod

@@ -13,50 +13,26 @@ of the causal mask.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .attention import scaled_dot_product_attention
-from .block import FeedForward, LayerNorm, SublayerConnection, _activation_name, _copy_ff_and_norms
+from .block import EncoderLayer, LayerNorm
 from .config import ModelConfig
 from .encoder_decoder import Embedding
 from .masks import causal_mask
-from .multihead import MultiHeadAttention, merge_heads, split_heads
+from .multihead import merge_heads, split_heads
 from .positional import SinusoidalPositionalEncoding
 from .utils import check_rank
 
 
-class DecoderOnlyBlock(nn.Module):
+class DecoderOnlyBlock(EncoderLayer):
     """Masked self-attention then feed-forward, each in a SublayerConnection: the decoder layer
     without cross-attention. x (B, L, d_model) -> (B, L, d_model).
 
     mask: bool, broadcastable to (B, n_heads, L, L), True = may attend (the causal mask).
-    It is an encoder layer run with a causal mask (see ``from_torch``).
+    It is an encoder layer run with a causal mask: the same code, ``from_torch`` included (from a
+    `torch.nn.TransformerEncoderLayer`, run with a causal mask).
     """
-
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu"):
-        super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
-        self.attn_sublayer = SublayerConnection(d_model, dropout, norm_first)
-        self.ff_sublayer = SublayerConnection(d_model, dropout, norm_first)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.attn_sublayer(x, lambda y: self.self_attn(y, y, y, mask))  # (B, L, d_model)
-        return self.ff_sublayer(x, self.feed_forward)  # (B, L, d_model)
-
-    @classmethod
-    def from_torch(cls, layer: nn.TransformerEncoderLayer) -> "DecoderOnlyBlock":
-        """A block with the weights of a `torch.nn.TransformerEncoderLayer` (run it with a causal mask)."""
-        if not getattr(layer.self_attn, "batch_first", False):
-            raise ValueError("from_torch expects a layer built with batch_first=True (the course's layout)")
-        ours = cls(layer.self_attn.embed_dim, layer.self_attn.num_heads, layer.linear1.out_features,
-                   layer.dropout.p, layer.norm_first, _activation_name(layer))
-        ours.self_attn = MultiHeadAttention.from_torch(layer.self_attn)
-        _copy_ff_and_norms(ours.feed_forward, [ours.attn_sublayer, ours.ff_sublayer], layer,
-                           [layer.norm1, layer.norm2])
-        return ours.to(layer.linear1.weight.device)
 
 
 # --- the KV cache --------------------------------------------------------------------------------

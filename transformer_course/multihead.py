@@ -74,9 +74,9 @@ def load_torch_weights(ours: MultiHeadAttention, mha: nn.MultiheadAttention) -> 
     w_q, w_k, w_v = mha.in_proj_weight.detach().chunk(3)  # each (d_model, d_model)
     b_q, b_k, b_v = mha.in_proj_bias.detach().chunk(3)  # each (d_model,)
     with torch.no_grad():
-        for lin, w, b in ((ours.w_q, w_q, b_q), (ours.w_k, w_k, b_k), (ours.w_v, w_v, b_v)):
-            lin.weight.copy_(w)
-            lin.bias.copy_(b)
+        for linear, w, b in ((ours.w_q, w_q, b_q), (ours.w_k, w_k, b_k), (ours.w_v, w_v, b_v)):
+            linear.weight.copy_(w)
+            linear.bias.copy_(b)
         ours.w_o.weight.copy_(mha.out_proj.weight)
         ours.w_o.bias.copy_(mha.out_proj.bias)
     return ours

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import __future__
 import ast
+import builtins
 import contextlib
+import contextvars
 import inspect
 import io
 import json
@@ -43,8 +45,8 @@ _RESULTS_FILE = ".results.json"  # the last outcome of each part's check: tells 
 
 
 @dataclass(frozen=True)
-class Part:
-    """One part of the model: its name (the exercise's and the reference's), the notebook that teaches it.
+class TravellingPart:
+    """A part that travels between notebooks: its name (the exercise's and the reference's), its notebook.
 
     ``check`` is the check in ``transformer_course.checks`` ("topic.function"); None for a
     part that is not an exercise but is built on ones that are (the stacks, the sinusoidal module).
@@ -55,21 +57,22 @@ class Part:
     check: str | None = None
 
 
-PARTS: dict[str, Part] = {part.name: part for part in [
-    Part("split_heads", "03_multi_head_attention", "multihead.check_split_heads"),
-    Part("merge_heads", "03_multi_head_attention", "multihead.check_merge_heads"),
-    Part("MultiHeadAttention", "03_multi_head_attention", "multihead.check_multi_head_attention"),
-    Part("sinusoidal_encoding", "04_positional_encoding", "positional.check_sinusoidal_encoding"),
-    Part("SinusoidalPositionalEncoding", "04_positional_encoding"),
-    Part("LearnedPositionalEmbedding", "04_positional_encoding", "positional.check_learned_positional_embedding"),
-    Part("LayerNorm", "05_transformer_block", "block.check_layer_norm"),
-    Part("FeedForward", "05_transformer_block", "block.check_feed_forward"),
-    Part("SublayerConnection", "05_transformer_block", "block.check_sublayer_connection"),
-    Part("EncoderLayer", "05_transformer_block", "block.check_encoder_layer"),
-    Part("DecoderLayer", "06_encoder_decoder", "encoder_decoder.check_decoder_layer"),
-    Part("Encoder", "06_encoder_decoder"),
-    Part("Decoder", "06_encoder_decoder"),
-    Part("Transformer", "07_training_a_translator", "model.check_transformer"),
+PARTS: dict[str, TravellingPart] = {part.name: part for part in [
+    TravellingPart("split_heads", "03_multi_head_attention", "multihead.check_split_heads"),
+    TravellingPart("merge_heads", "03_multi_head_attention", "multihead.check_merge_heads"),
+    TravellingPart("MultiHeadAttention", "03_multi_head_attention", "multihead.check_multi_head_attention"),
+    TravellingPart("sinusoidal_encoding", "04_positional_encoding", "positional.check_sinusoidal_encoding"),
+    TravellingPart("SinusoidalPositionalEncoding", "04_positional_encoding"),
+    TravellingPart("LearnedPositionalEmbedding", "04_positional_encoding",
+                   "positional.check_learned_positional_embedding"),
+    TravellingPart("LayerNorm", "05_transformer_block", "block.check_layer_norm"),
+    TravellingPart("FeedForward", "05_transformer_block", "block.check_feed_forward"),
+    TravellingPart("SublayerConnection", "05_transformer_block", "block.check_sublayer_connection"),
+    TravellingPart("EncoderLayer", "05_transformer_block", "block.check_encoder_layer"),
+    TravellingPart("DecoderLayer", "06_encoder_decoder", "encoder_decoder.check_decoder_layer"),
+    TravellingPart("Encoder", "06_encoder_decoder"),
+    TravellingPart("Decoder", "06_encoder_decoder"),
+    TravellingPart("Transformer", "07_training_a_translator", "model.check_transformer"),
 ]}
 """Every part that travels, in the order the course teaches them: a part may use only earlier ones."""
 
@@ -195,7 +198,7 @@ def _is_package_code(obj: Any) -> bool:
     return module == "transformer_course" or module.startswith("transformer_course.")
 
 
-def _header(part: Part) -> str:
+def _header(part: TravellingPart) -> str:
     return (
         f"# Your {part.name}, from notebook {part.notebook}: saved when its check passed.\n"
         f"# Generated: edit the notebook, not this file. It is written again each time the check\n"
@@ -205,10 +208,112 @@ def _header(part: Part) -> str:
     )
 
 
+def _globals_of(obj: Any) -> dict[str, Any]:
+    """The namespace ``obj`` was defined in (a notebook's, a module's): where its free names are looked up."""
+    if inspect.isclass(obj):
+        for value in vars(obj).values():
+            value = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+            value = value.fget if isinstance(value, property) else value
+            if inspect.isfunction(value):
+                return value.__globals__
+        module = sys.modules.get(getattr(obj, "__module__", ""), None)
+        return vars(module) if module is not None else {}
+    return getattr(inspect.unwrap(obj), "__globals__", {})
+
+
+def _free_names(source: str) -> list[str]:
+    """The names ``source`` reads but never binds, in the order they first appear."""
+    tree = ast.parse(source)
+    bound: set[str] = set()
+    read: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read.append(node.id) if isinstance(node.ctx, ast.Load) else bound.add(node.id))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return list(dict.fromkeys(n for n in read if n not in bound))
+
+
+_CONSTANTS = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _is_constant(value: Any) -> bool:
+    if isinstance(value, (tuple, frozenset)):
+        return all(_is_constant(v) for v in value)
+    return isinstance(value, _CONSTANTS)
+
+
+def _importable_as(value: Any) -> str | None:
+    """``from module import name`` for a library's function or class, if that import gives ``value`` back."""
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", "")
+    if not module or module == "__main__" or module.startswith("<") or "." in qualname or "<" in qualname:
+        return None
+    try:
+        found = getattr(__import__("importlib").import_module(module), qualname, None)
+    except Exception:
+        return None
+    return f"from {module} import {qualname}" if found is value else None
+
+
+def _needed(part: str, obj: Any, source: str, seen: set[str]) -> list[str]:
+    """What ``source`` (the part ``part``, or a helper of it) needs from the cell, as lines of Python to save first.
+
+    Each free name that is not one of the notebooks' usual imports, a travelling part (loaded
+    before it) or a builtin is resolved now, in the namespace ``obj`` was defined in: a module
+    becomes an import, a library's function or class an import from its module, a plain constant
+    an assignment, and a function or class of the learner's (a helper in the cell) its own source,
+    with what *it* needs. Anything else cannot be written down: ValueError, naming it.
+    """
+    namespace, preamble, blocks = _globals_of(obj), _preamble(), []
+    for free in _free_names(source):
+        if free in seen or free in PARTS or hasattr(builtins, free):
+            continue
+        if free not in namespace:
+            continue  # never defined: the line using it never ran (the check passed), so leave it
+        value = namespace[free]
+        if free in preamble and value is preamble[free]:
+            continue
+        seen.add(free)
+        if inspect.ismodule(value):
+            blocks.append(f"import {value.__name__}" + ("" if value.__name__ == free else f" as {free}") + "\n")
+        elif _is_constant(value):
+            blocks.append(f"{free} = {value!r}\n")
+        elif (line := _importable_as(value)) is not None:
+            blocks.append(line + ("" if value.__qualname__ == free else f" as {free}") + "\n")
+        elif (inspect.isfunction(value) or inspect.isclass(value)) and not _is_package_code(value):
+            try:
+                helper = source_of(value)
+            except ValueError:
+                helper = None
+            if helper is None:
+                raise ValueError(f"{part} uses `{free}`, whose source cannot be found; move `{free}` inside "
+                                 f"{part} (define it in its body) so that later notebooks can use your {part}")
+            seen.add(value.__name__)
+            blocks.extend(_needed(part, value, helper, seen))
+            blocks.append("\n\n" + helper + ("" if value.__name__ == free else f"{free} = {value.__name__}\n"))
+        else:
+            raise ValueError(f"{part} uses `{free}` ({type(value).__name__}), which is defined outside it; "
+                             f"move `{free}` inside {part} (define it in its body) so that later notebooks "
+                             f"can use your {part}")
+    return blocks
+
+
 def save(name: str, obj: Any) -> Path:
-    """Write ``obj``'s source as ``my_parts/<name>.py`` with a header; returns the path."""
+    """Write ``obj``'s source as ``my_parts/<name>.py`` with a header; returns the path.
+
+    What the definition uses from its cell (helpers, imports, constants) is saved with it, resolved
+    now; what cannot be written down raises ValueError, naming the helper to move inside.
+    """
     part = PARTS[name]
-    text = _header(part) + source_of(obj)
+    source = source_of(obj)
+    needed = "".join(_needed(name, obj, source, {obj.__name__}))
+    text = _header(part) + (needed.strip("\n") + "\n\n\n" if needed else "") + source
     if obj.__name__ != name:  # e.g. `class MyLayerNorm` checked as LayerNorm: later notebooks look for the name
         text += f"\n\n{name} = {obj.__name__}\n"
     compile(text, str(part_file(name)), "exec", dont_inherit=True)  # never save what cannot be read back
@@ -226,12 +331,22 @@ def remove(name: str) -> bool:
     return False
 
 
-_QUIET = [False]  # True while load() re-runs checks: those results are not the learner's new ones
+_not_saving = contextvars.ContextVar("not_saving", default=False)
+
+
+@contextlib.contextmanager
+def not_saving():
+    """Inside: checks save and remove nothing (load() re-runs checks; those results are not the learner's new ones)."""
+    token = _not_saving.set(True)
+    try:
+        yield
+    finally:
+        _not_saving.reset(token)
 
 
 def _on_check_result(name: str, learner: Any, outcome: str) -> None:
     """The hook in ``checks._core.RESULT_HOOKS``: save a travelling part that passed, remove one that did not."""
-    if _QUIET[0] or name not in PARTS or PARTS[name].check is None or not _saving_enabled():
+    if _not_saving.get() or name not in PARTS or PARTS[name].check is None or not _saving_enabled():
         return
     try:
         shown = f"{parts_dir().name}/{name}.py"
@@ -262,7 +377,7 @@ if not any(getattr(hook, "__module__", None) == __name__ for hook in _core.RESUL
 class Loaded:
     """What :func:`load` found for one part: the object, whose it is, and what it is made of."""
 
-    part: Part
+    part: TravellingPart
     obj: Any
     yours: bool
     deps: tuple = ()        # the earlier parts its code uses
@@ -305,12 +420,10 @@ def check_function(name: str) -> Callable[[Any], Any]:
 def _quietly():
     """Run a check with no output, no saving, and strict mode off (a stub is a failure here, not an error)."""
     saved = os.environ.pop(_core.STRICT_ENV_VAR, None)
-    _QUIET[0] = True
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with not_saving(), contextlib.redirect_stdout(io.StringIO()):
             yield
     finally:
-        _QUIET[0] = False
         if saved is not None:
             os.environ[_core.STRICT_ENV_VAR] = saved
 
@@ -421,5 +534,5 @@ def load(*names: str, quiet: bool = False) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{n: resolved[n].obj for n in names})
 
 
-__all__ = ["PARTS", "MODEL_PARTS", "Part", "load", "check_function", "parts_dir", "part_file", "save", "remove",
-           "source_of", "table"]
+__all__ = ["PARTS", "MODEL_PARTS", "TravellingPart", "load", "check_function", "parts_dir", "part_file", "save",
+           "remove", "not_saving", "source_of", "table"]

@@ -7,7 +7,7 @@ fingerprint of the data it was drawn from (:func:`fingerprint`), which a test co
 The measured cost of removing a part comes from the ablation results file
 (``notebooks/data/ablations.json``, written by ``python -m tools.ablations``).
 
-A model is a list of :class:`Part`; ``WHITEBOARDS`` maps a model's name to its parts, so a
+A model is a list of :class:`Card` (one per part); ``WHITEBOARDS`` maps a model's name to its cards, so a
 decoder-only whiteboard can be added beside the encoder-decoder.
 """
 
@@ -17,12 +17,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 
-from .task.ablation import Summary, summarize, verdict
+from .task.ablation import summarize, verdict
 
 
 @dataclass(frozen=True)
-class Part:
-    """One part of the model as it goes on the whiteboard.
+class Card:
+    """One part of the model as it goes on the whiteboard: its card.
 
     ``sentence``: what it is for, in one sentence (from the notebook that builds it);
     ``equation``: its operation in the code's names; ``shapes``: what goes in and comes out;
@@ -39,73 +39,73 @@ class Part:
     not_removed_because: str = ""
 
 
-ENCODER_DECODER: list[Part] = [
-    Part(1, "Embedding", "01",
+ENCODER_DECODER: list[Card] = [
+    Card(1, "Embedding", "01",
          "Each token id picks a learned vector: the start of the residual stream.",
          "x = src_embed.lut[src] * sqrt(d_model)",
          "src (B, S) ids -> x (B, S, d_model)",
          not_removed_because="without it there is no input"),
-    Part(2, "Positional encoding", "04",
+    Card(2, "Positional encoding", "04",
          "Attention alone cannot tell word order, so a position signal is added to each embedding.",
          "x = x + pe[:L];  pe[pos, 2i] = sin(pos / 10000^(2i/d_model)), pe[pos, 2i+1] = cos(...)",
          "pe (L, d_model), x (B, L, d_model)",
          removed=(("base", "no positional encoding"),)),
-    Part(3, "Attention", "02",
+    Card(3, "Attention", "02",
          "Each position builds a context-aware version of itself: a weighted average of the values, "
          "weighted by how well its query matches their keys.",
          "weights = softmax(q @ k.T / sqrt(d_k) masked);  out = weights @ v",
          "q (B, H, q_len, d_k), k, v (B, H, k_len, d_k) -> weights (B, H, q_len, k_len)",
          removed=(("base", "no 1/sqrt(d_k)"), ("wide heads", "no 1/sqrt(d_k)"))),
-    Part(4, "Multi-head attention", "03",
+    Card(4, "Multi-head attention", "03",
          "Several small heads look for different relations in parallel; their results are "
          "concatenated and mixed back into the stream.",
          "w_o(merge_heads(head_1 .. head_H)),  head_h = attention(x w_q_h, x w_k_h, x w_v_h)",
          "(B, L, d_model) -> (B, H, L, d_k) -> (B, L, d_model)",
          removed=(("base", "one head"),)),
-    Part(5, "Residual connection (Add)", "01",
+    Card(5, "Residual connection (Add)", "01",
          "Every sub-layer reads the stream and adds its update back: x + Sublayer(x).",
          "x = x + dropout(sublayer(x))",
          "(B, L, d_model) -> (B, L, d_model)",
          removed=(("base", "no residual"),)),
-    Part(6, "LayerNorm (Norm)", "05",
+    Card(6, "LayerNorm (Norm)", "05",
          "LayerNorm keeps the stream's scale steady: each position's features to mean 0, variance 1, "
          "then a learned scale and shift.",
          "(x - mean) / sqrt(var + eps) * weight + bias   (over d_model, var biased)",
          "(B, L, d_model) -> (B, L, d_model)",
          removed=(("base", "no LayerNorm"), ("deep", "no LayerNorm"))),
-    Part(7, "Post-LN vs pre-LN", "05",
+    Card(7, "Post-LN vs pre-LN", "05",
          "Where the norm sits: the paper's LayerNorm(x + Sublayer(x)), or x + Sublayer(LayerNorm(x)).",
          "post: norm(x + sublayer(x));  pre: x + sublayer(norm(x))",
          "(B, L, d_model) -> (B, L, d_model)",
          removed=(("base", "pre-LN"), ("base", "pre-LN, no warm-up"), ("deep", "post-LN"))),
-    Part(8, "Feed-forward network", "05",
+    Card(8, "Feed-forward network", "05",
          "Transforms each position on its own, the same two-layer network at every position.",
          "linear2(relu(linear1(x)))",
          "(B, L, d_model) -> (B, L, d_ff) -> (B, L, d_model)",
          removed=(("base", "no feed-forward"), ("one layer", "no feed-forward"),
                   ("narrow, one layer", "no feed-forward"))),
-    Part(9, "Masked self-attention", "06",
+    Card(9, "Masked self-attention", "06",
          "The decoder attends to its own past only: the causal mask hides the future.",
          "weights = softmax(scores masked by tgt_mask),  tgt_mask = causal & not padding",
          "tgt_mask (B, 1, T, T)",
          not_removed_because="without the mask the decoder reads the answer it must predict"),
-    Part(10, "Cross-attention", "06",
+    Card(10, "Cross-attention", "06",
          "Queries from the target, keys and values from the encoder's memory: where translation happens.",
          "cross_attn(x, memory, memory, src_mask)",
          "x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model)",
          not_removed_because="without it the decoder never sees the source"),
-    Part(11, "Unembedding + softmax", "01",
+    Card(11, "Unembedding + softmax", "01",
          "The last stream vector at each position becomes next-token probabilities.",
          "logits = unembed(x) = x @ W_U.T + b;  probs = softmax(logits)",
          "x (B, T, d_model) -> logits (B, T, vocab_size)",
          not_removed_because="without it there is no output"),
-    Part(12, "Training: warm-up", "07",
+    Card(12, "Training: warm-up", "07",
          "The learning rate rises from 0 over the first steps, then decays.",
          "lr(step) = lr * min(step / warmup, 1) * cosine decay",
          "",
          removed=(("base", "no warm-up"), ("base", "pre-LN, no warm-up"), ("deep", "post-LN"),
                   ("deep", "post-LN, long warm-up"))),
-    Part(13, "Training: label smoothing", "07",
+    Card(13, "Training: label smoothing", "07",
          "The target puts 1 - eps on the right token and spreads eps over all, so no logit is pushed to infinity.",
          "loss = (1 - eps) * -log p[target] + eps * mean_v(-log p[v])",
          "logits (B, T, V), target (B, T) -> scalar",
@@ -113,13 +113,13 @@ ENCODER_DECODER: list[Part] = [
 ]
 
 
-def _as_in_the_gpt(number: int, **changes: str) -> Part:
+def _as_in_the_gpt(number: int, **changes: str) -> Card:
     """A part of the encoder-decoder as the GPT of notebook 09 uses it; its cost was measured on the encoder-decoder."""
     part = next(p for p in ENCODER_DECODER if p.number == number)
     return replace(part, removed=(), not_removed_because="on this page; the encoder-decoder's page gives its measured cost", **changes)
 
 
-DECODER_ONLY: list[Part] = [
+DECODER_ONLY: list[Card] = [
     _as_in_the_gpt(1, sentence="Each token id picks a learned vector; one vocabulary, one table, for the prompt "
                                "and the answer alike.",
                    equation="x = tok_embed.lut[tokens] * sqrt(d_model)", shapes="tokens (B, L) ids -> x (B, L, d_model)"),
@@ -137,18 +137,18 @@ DECODER_ONLY: list[Part] = [
                                               "reading its own prompt.",
                    equation="weights = softmax(scores masked by causal_mask(L))", shapes="mask (L, L)"),
     _as_in_the_gpt(11, shapes="x (B, L, d_model) -> logits (B, L, vocab_size)"),
-    Part(14, "Causal language-model loss", "09",
+    Card(14, "Causal language-model loss", "09",
          "Predict token t+1 from tokens 0..t, at every position at once; for translation only the answer counts.",
          "loss = mean over counted t of -log softmax(logits[:, t])[tokens[:, t+1]]",
          "logits (B, L, V), tokens (B, L), loss_mask (B, L) -> scalar",
          not_removed_because="it is what the GPT is trained to do"),
-    Part(15, "KV cache", "09",
+    Card(15, "KV cache", "09",
          "Generation keeps each layer's keys and values and feeds only the new token, so a step costs one "
          "position, not the whole sequence again.",
          "k = cat(cache.k[layer], split_heads(x_new @ W_K));  v likewise;  q_new attends to all of k",
          "per layer: k, v (B, H, past + new, d_k); bytes = 2 x layers x H x d_k x tokens x 4",
          not_removed_because="cached == uncached, token for token; only speed and memory change (notebook 09)"),
-    Part(16, "Sampling", "09",
+    Card(16, "Sampling", "09",
          "The next token is drawn from the softmax sharpened or flattened by a temperature, cut to the top k "
          "or the smallest set with mass >= p.",
          "p = softmax(logits / T); keep top-k / top-p; token = multinomial(p / p.sum())",
@@ -156,10 +156,10 @@ DECODER_ONLY: list[Part] = [
          not_removed_because="temperature -> 0 is greedy decoding"),
 ]
 
-WHITEBOARDS: dict[str, list[Part]] = {"encoder-decoder": ENCODER_DECODER, "decoder-only": DECODER_ONLY}
+WHITEBOARDS: dict[str, list[Card]] = {"encoder-decoder": ENCODER_DECODER, "decoder-only": DECODER_ONLY}
 
 
-def cost_of_removal(part: Part, runs: list[dict]) -> list[str]:
+def cost_of_removal(part: Card, runs: list[dict]) -> list[str]:
     """One line per experiment that removes ``part``: the exact match without it vs the full model."""
     summaries = summarize(runs)
     lines = []
@@ -173,13 +173,13 @@ def cost_of_removal(part: Part, runs: list[dict]) -> list[str]:
     return lines or [f"not removed: {part.not_removed_because}"]
 
 
-def fingerprint(parts: list[Part], runs: list[dict]) -> str:
+def fingerprint(parts: list[Card], runs: list[dict]) -> str:
     """A short hash of what the whiteboard shows: the parts and their costs of removal."""
     content = [asdict(p) | {"cost": cost_of_removal(p, runs)} for p in parts]
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def table_markdown(parts: list[Part], runs: list[dict]) -> str:
+def table_markdown(parts: list[Card], runs: list[dict]) -> str:
     """The whiteboard's table in Markdown: part, sentence, equation, shapes, measured cost of removal."""
     rows = ["| # | part (notebook) | what it is for | equation (the code's names) | shapes | without it "
             "(test exact match, mean and min-max over seeds, vs the full model) |",
@@ -302,7 +302,7 @@ def _draw_gpt_diagram(ax) -> None:
             fontsize=7, color="#0a58ca", ha="left", va="center")
 
 
-def _card_lines(part: Part, runs: list[dict], width: int) -> list[tuple[str, str]]:
+def _card_lines(part: Card, runs: list[dict], width: int) -> list[tuple[str, str]]:
     """The lines of one part's card as (kind, text): head, sentence, equation, shapes, cost."""
     import textwrap
 

@@ -38,17 +38,10 @@
 #     bad -->|fix it, run both cells again| stub
 # ```
 #
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/00_how_this_course_works.png" alt="A stub goes into the check cell, which says correct, what is wrong, or not done yet" width="560">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/00_how_this_course_works.png" alt="A stub goes into the check cell, which says correct, what is wrong, or not done yet" width="560">
 #
 # </details>
 

@@ -44,17 +44,10 @@
 #     unembed --> softmax["softmax over the vocabulary: next-token probabilities"]
 # ```
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/01_residual_stream.png" alt="The residual stream: embedding, blocks adding updates, unembedding, softmax" width="520">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/01_residual_stream.png" alt="The residual stream: embedding, blocks adding updates, unembedding, softmax" width="520">
 #
 # </details>
 
@@ -90,8 +83,6 @@
 # ## Setup
 
 # %%
-import math
-
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -330,9 +321,9 @@ with torch.no_grad():
         x = new_x
 print("x_N == x_0 + sum of updates:", torch.allclose(x, x0 + sum(updates), atol=1e-5))
 stream = x0
-for l, update in enumerate(updates):
+for i, update in enumerate(updates):
     ratio = (update.norm(dim=-1) / stream.norm(dim=-1)).mean().item()  # per position, averaged
-    print(f"block {l}: its update is {ratio:.0%} of the size of the stream it is added to")
+    print(f"block {i}: its update is {ratio:.0%} of the size of the stream it is added to")
     stream = stream + update
 similarity = torch.cosine_similarity(x, x0, dim=-1).mean().item()
 print(f"cosine similarity of x_N and x_0, averaged over the positions: {similarity:.2f}")

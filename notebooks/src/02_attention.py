@@ -51,17 +51,10 @@
 # attention*. Notebook 03 adds the projections $W_Q, W_K, W_V$, several heads,
 # and the output projection that writes the result back into the stream.
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/02_attention.png" alt="Attention: Q, K, V from the stream, scores, mask, softmax, weighted sum of values, added back" width="480">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/02_attention.png" alt="Attention: Q, K, V from the stream, scores, mask, softmax, weighted sum of values, added back" width="480">
 #
 # </details>
 

@@ -44,17 +44,10 @@
 #     att --> merge["merge heads<br/>(concatenate)"] --> wo["W_O<br/>(mix the heads)"] --> out["output<br/>(B, q_len, d_model)"]
 # ```
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/03_multi_head_attention.png" alt="query, key, value -> W_Q, W_K, W_V and split into heads -> n_heads attentions in parallel -> merge heads -> W_O -> output" width="760">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/03_multi_head_attention.png" alt="query, key, value -> W_Q, W_K, W_V and split into heads -> n_heads attentions in parallel -> merge heads -> W_O -> output" width="760">
 #
 # </details>
 

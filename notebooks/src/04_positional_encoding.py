@@ -42,17 +42,10 @@
 #     add --> blocks["N blocks:<br/>attention + feed-forward"] --> out["unembedding<br/>-> probabilities"]
 # ```
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/04_positional_encoding.png" alt="token ids -> embedding -> + positional encoding -> N blocks -> unembedding" width="700">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/04_positional_encoding.png" alt="token ids -> embedding -> + positional encoding -> N blocks -> unembedding" width="700">
 #
 # </details>
 

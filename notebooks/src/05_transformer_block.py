@@ -50,17 +50,10 @@
 # Stacking $N$ of these is the encoder; the decoder layer (notebook 06) is the
 # same with one more attention sub-layer in the middle.
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture, beside the pre-LN variant (if the one above does not render)</summary>
 #
 # <img src="images/05_transformer_block.png" alt="An encoder layer, post-LN (the paper) and pre-LN (modern code): attention and feed-forward, each with a residual connection and a LayerNorm" width="640">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture, beside the pre-LN variant (if the one above does not render)</summary>
-#
-# <img src="../images/05_transformer_block.png" alt="An encoder layer, post-LN (the paper) and pre-LN (modern code): attention and feed-forward, each with a residual connection and a LayerNorm" width="640">
 #
 # </details>
 

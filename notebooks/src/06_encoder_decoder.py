@@ -57,17 +57,10 @@
 # Each **Add & Norm** is notebook 05's post-LN residual connection: it adds the
 # sub-layer's input back to its output, then applies a LayerNorm.
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/06_encoder_decoder.png" alt="Encoder: source, embedding, N encoder layers, memory. Decoder: shifted target, embedding, N layers of masked self-attention, cross-attention to memory, feed-forward; unembedding; probabilities" width="640">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/06_encoder_decoder.png" alt="Encoder: source, embedding, N encoder layers, memory. Decoder: shifted target, embedding, N layers of masked self-attention, cross-attention to memory, feed-forward; unembedding; probabilities" width="640">
 #
 # </details>
 

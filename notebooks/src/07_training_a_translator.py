@@ -42,17 +42,10 @@
 #     decode --> score["German tokens<br>exact match on held-out numbers, per family"]
 # ```
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="520">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/07_training_a_translator.png" alt="numbers split by number, padded batches, train_step updates the Transformer, which then translates by greedy decoding or beam search (scored by exact match) and whose attention maps we draw" width="520">
 #
 # </details>
 
@@ -546,9 +539,12 @@ print(f"{sum(p.numel() for p in model.parameters()):,d} parameters")
 # *your* `train_step` from exercise 2 (`step_fn=train_step`). (`tc.train??`
 # shows the whole function.)
 #
-# The run is bounded by **steps**, not by the clock: with the same seed it
-# gives the same model on a fast GPU, on a slow laptop, and on a laptop busy
-# with something else, only sooner or later. (`tc.train` can also stop on a
+# The run is bounded by **steps**, not by the clock: with the same seed and
+# this PyTorch it gives the same model on a fast CPU, on a slow laptop, and on
+# a laptop busy with something else, only sooner or later. Another kind of CPU
+# or a GPU gives a model close to it, not equal: they add numbers in another
+# order (a GPU also draws dropout's masks its own way), so the last digits
+# differ, and over many steps the differences grow. (`tc.train` can also stop on a
 # time budget or a target accuracy, if you ask it to; we do not.) On two quiet
 # CPU cores the next cell takes about 40 seconds, on a GPU a few. Its progress
 # bar and timings differ from run to run.
@@ -1103,7 +1099,8 @@ display(LiveOrPicture(widgets.VBox([widgets.HBox([number_box, layer_box]), widge
 # - **Training step**: decoder reads `tgt[:, :-1]`, predicts `tgt[:, 1:]`
 #   (teacher forcing); zero the gradients, backward, clip, step, schedule.
 #   The loop (`tc.train`) repeats it for a fixed number of steps, so a seed
-#   gives the same model on any machine.
+#   gives the same model each time on the same CPU (close, not equal, on
+#   another kind of CPU or a GPU).
 # - **Schedule**: the paper's warm-up, scaled to a short run, then a cosine
 #   decay to zero at the last step instead of its $1/\sqrt{\text{step}}$ tail.
 # - **Decoding**: greedy takes the best token at each step; beam search keeps

@@ -48,17 +48,10 @@
 #     end
 # ```
 
-# %% [markdown] tags=["exercise_only"]
+# %% [markdown]
 # <details><summary>The same diagram as a picture (if the one above does not render)</summary>
 #
 # <img src="images/09_decoder_only.png" alt="Left: the encoder-decoder, English into the encoder, memory into the decoder's cross-attention. Right: the decoder-only model, one sequence English = German through blocks of masked self-attention and feed-forward, a final LayerNorm and the unembedding" width="760">
-#
-# </details>
-
-# %% [markdown] tags=["solution_only"]
-# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
-#
-# <img src="../images/09_decoder_only.png" alt="Left: the encoder-decoder, English into the encoder, memory into the decoder's cross-attention. Right: the decoder-only model, one sequence English = German through blocks of masked self-attention and feed-forward, a final LayerNorm and the unembedding" width="760">
 #
 # </details>
 
@@ -90,7 +83,7 @@ import transformer_course as tc
 import transformer_course.parts
 from transformer_course import checks
 from transformer_course.task import lm_data, lm_training
-from transformer_course.task.lm_data import COUNT_VOCAB, LM_VOCAB, SEP_ID
+from transformer_course.task.lm_data import COUNT_VOCAB, LM_VOCAB
 from transformer_course.task.number_words import BOS_ID, EOS_ID, PAD_ID
 
 PAD, BOS, EOS = PAD_ID, BOS_ID, EOS_ID  # 0, 1, 2

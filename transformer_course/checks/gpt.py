@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .. import gpt as ref
 from ..config import ModelConfig
 from ..masks import causal_mask, target_mask
-from ..multihead import merge_heads, split_heads
+from ..multihead import MultiHeadAttention, merge_heads, split_heads
 from ..task import lm_training
 from ._core import CheckFailed, call, case, copy_parameters, exercise, expect_close, expect_tensor, randn
 from .block import randomize_norms, reference_and_learner, seeded
@@ -232,7 +232,7 @@ def _check_attend_with_cache(fn: Callable) -> None:
     # (batch, d_model, n_heads, chunks of new tokens fed one call after another)
     for B, d_model, n_heads, chunks in [(2, 16, 4, [4, 1, 1]), (1, 8, 2, [1, 1, 1]), (2, 16, 2, [3, 2, 1])]:
         with case(f"batch={B}, d_model={d_model}, n_heads={n_heads}, new tokens per call {chunks}"):
-            attn = seeded(lambda: ref.MultiHeadAttention(d_model, n_heads, 0.1), seed=d_model).eval()
+            attn = seeded(lambda: MultiHeadAttention(d_model, n_heads, 0.1), seed=d_model).eval()
             ours, theirs = ref.KVCache(2), ref.KVCache(2)
             layer, past = 1, 0
             for i, new in enumerate(chunks):

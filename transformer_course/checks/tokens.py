@@ -189,7 +189,8 @@ def _pieces(merges: Sequence[tuple[int, int]]) -> list[bytes]:
 
 def _name(pair: tuple[int, int], table: list[bytes]) -> str:
     a, b = pair
-    show = lambda i: repr(table[i])[1:] if i < len(table) else f"id {i}"
+    def show(i):
+        return repr(table[i])[1:] if i < len(table) else f"id {i}"
     return f"({show(a)} + {show(b)})"
 
 
@@ -358,7 +359,8 @@ def _check_encode(fn: Callable) -> None:
     consistent = set.intersection(*(r[4] for r in results))  # mistakes that explain every answer, right or wrong
     text, merges, got, want, _ = failures[0]
     table = ref.vocab(merges)
-    pieces = lambda ids: [table[i] for i in ids]
+    def pieces(ids):
+        return [table[i] for i in ids]
     head = (f"the ids for {text!r} (case: {len(merges)} merges) are {got} (pieces {pieces(got)}) but should be "
             f"{want} (pieces {pieces(want)})")
     if len(consistent) == 1:

@@ -33,11 +33,6 @@ SEP_ID = LM_VOCAB.stoi[SEP]
 MAX_LM_LEN = 1 + 9 + 1 + 11 + 1
 
 
-def lm_tokens(n: int) -> list[str]:
-    """The translation of n as one token list: 21 -> ['twenty', 'one', '=', 'ein', 'und', 'zwanzig']."""
-    return english_tokens(n) + [SEP] + german_tokens(n)
-
-
 def encode_lm(n: int) -> tuple[list[int], list[bool]]:
     """The ids of ``<bos> English = German <eos>`` and, per token, whether the loss counts it (the German and <eos>)."""
     english, german = LM_VOCAB.encode(english_tokens(n)), LM_VOCAB.encode(german_tokens(n))
@@ -92,16 +87,6 @@ def count_tokens(start: int, step: int, length: int = COUNT_NUMBERS) -> list[str
     for i in range(length):
         words += ([COMMA] if i else []) + english_tokens(start + i * step)
     return words
-
-
-def count_examples(n: int, seed: int = 0) -> list[tuple[int, int]]:
-    """n random (start, step) pairs: step 1, 2 or 3, start such that every number stays below 100."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        step = rng.choice(COUNT_STEPS)
-        out.append((rng.randrange(0, 100 - (COUNT_NUMBERS - 1) * step), step))
-    return out
 
 
 def count_batch_iterator(batch_size: int, seed: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

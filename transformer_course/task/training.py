@@ -85,6 +85,18 @@ def warmup_cosine_schedule(warmup: int, total_steps: int, final: float = 0.0) ->
     return multiplier
 
 
+def paper_adam(model: nn.Module, lr: float) -> torch.optim.Adam:
+    """Adam over the model's parameters with the paper's betas (0.9, 0.98) and eps 1e-9."""
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
+
+
+def warmup_cosine_optimizer(model: nn.Module, lr: float, warmup: int, total_steps: int
+                            ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+    """The paper's Adam at peak rate ``lr``, with :func:`warmup_cosine_schedule` (no warm-up if ``warmup`` is 0)."""
+    optimizer = paper_adam(model, lr)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine_schedule(warmup, total_steps))
+
+
 # --------------------------------------------------------------------------
 # One step and the loop
 # --------------------------------------------------------------------------
@@ -137,7 +149,8 @@ def train(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
     (default :func:`train_step`; pass your own). Every ``eval_every`` steps and
     at the end, the exact match on ``val_numbers`` (greedy decoding).
 
-    The run is bounded by steps, so a seed gives the same model on any machine.
+    The run is bounded by steps, so a seed gives the same model every time on the same kind of CPU (one
+    thread, this torch); another kind of CPU or a GPU adds numbers in another order: close, not equal.
     Two opt-in early stops: ``target_accuracy`` (on the validation numbers) and
     ``time_budget_s`` (wall clock; the run then is machine-dependent, and it is
     still evaluated at the step where it stopped). Pass an earlier ``history``
@@ -229,7 +242,7 @@ class CapstoneConfig:
     clip_norm: float | None = 1.0
     seed: int = 0
     eval_every: int = 50        # evaluations are cheap (about 0.3 s each): often enough to see the climb
-    # opt-in early stops; None = run all max_steps (the same model on any machine)
+    # opt-in early stops; None = run all max_steps (the same model whatever the machine's speed)
     target_accuracy: float | None = None
     time_budget_s: float | None = None
 
@@ -247,15 +260,13 @@ class CapstoneConfig:
         """Adam with the paper's betas and eps, and this config's warm-up schedule."""
         if self.schedule == "noam":
             # the paper's shape, scaled so that its peak (at step `warmup`) is `lr`
-            optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+            optimizer = paper_adam(model, lr=1.0)
             d_model = self.model.d_model
             multiplier = noam_schedule(d_model, self.warmup, factor=self.lr * (d_model * self.warmup) ** 0.5)
-        elif self.schedule == "cosine":
-            optimizer = torch.optim.Adam(model.parameters(), lr=self.lr, betas=(0.9, 0.98), eps=1e-9)
-            multiplier = warmup_cosine_schedule(self.warmup, self.max_steps)
-        else:
-            raise ValueError(f"schedule must be 'noam' or 'cosine', got {self.schedule!r}")
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+            return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+        if self.schedule == "cosine":
+            return warmup_cosine_optimizer(model, self.lr, self.warmup, self.max_steps)
+        raise ValueError(f"schedule must be 'noam' or 'cosine', got {self.schedule!r}")
 
     def families(self) -> dict[str, list[int]]:
         """The number families to measure on (:func:`number_families`); all but "0..999" kept out of training."""
