@@ -545,10 +545,15 @@ plt.show()
 # (printed above); work on interpretability finds it stores much of a model's
 # knowledge, as key-value memories. Without it, a stack is attention plus
 # linear maps: apart from the softmax that makes the weights, nothing in it is
-# non-linear. Notebook 08 takes it out of the number translator and finds no
-# measurable difference there, at one or two layers (that task needs little
-# per-position computation), and shows where LayerNorm does matter: at six
-# layers, without it the translator learns nothing.
+# non-linear.
+#
+# **Answered by measurement in notebook 08.** Everything above is about a
+# fresh, untrained stack. Whether the *trained* translator of notebook 07
+# misses LayerNorm or the feed-forward network is a question for an
+# experiment, and notebook 08 runs it: each part taken out, the translator
+# trained over three seeds at one, two and six layers, with the loss curves
+# in its figure "Where a part matters" and the verdicts in its tables. Make
+# your own prediction there before you look.
 
 # %% [markdown]
 # ## Check your understanding
