@@ -70,6 +70,7 @@ from torch import nn
 
 import transformer_course as tc
 from transformer_course import checks
+from transformer_course.live import LiveOrPicture  # a widget that is also a picture (see the explorer below)
 
 # %% tags=["nbval-ignore-output"]
 device = tc.get_device()
@@ -361,29 +362,11 @@ def show_pair(i: int = 0, n_positions: int = 50, d_model: int = 64):
 # cannot run widgets, such as a notebook shown on GitHub, you see a picture of
 # pair 4 instead.)
 #
-# How one output can be both: `LiveOrPicture` hands Jupyter the widget *and* a
-# PNG of its first figure, and each viewer shows the one it can. JupyterLab,
-# Notebook 7 and VS Code prefer the live widget; a viewer without widgets falls
-# back to the picture.
-
-# %%
-import base64
-import io
-
-
-class LiveOrPicture:
-    """Display `widget` where widgets run (a live Jupyter), else a static PNG of `figure`."""
-
-    def __init__(self, widget, figure):
-        self.widget = widget
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", bbox_inches="tight")
-        plt.close(figure)  # drawn into the PNG only, not shown on its own
-        self.png = base64.b64encode(buffer.getvalue()).decode()
-
-    def _repr_mimebundle_(self, **kwargs):
-        return {**self.widget._repr_mimebundle_(**kwargs), "image/png": self.png}
-
+# How one output can be both: `LiveOrPicture` (in `transformer_course.live`,
+# imported in the setup) hands Jupyter the widget *and* a PNG of its first
+# figure, and each viewer shows the one it can. JupyterLab, Notebook 7 and VS
+# Code prefer the live widget; a viewer without widgets falls back to the
+# picture.
 
 # %%
 pair = widgets.IntSlider(value=4, min=0, max=31, description="pair i")

@@ -72,6 +72,7 @@ from torch import nn
 
 import transformer_course as tc
 from transformer_course import checks
+from transformer_course.live import LiveOrPicture
 from transformer_course.task.interpret import attention_maps
 from transformer_course.task.number_words import BOS_ID, DE_VOCAB, EN_VOCAB, EOS_ID, MAX_TGT_LEN, PAD_ID
 
@@ -608,7 +609,7 @@ twin.plot(history.eval_steps, history.val_accuracies, "o-", color="tab:green", l
 twin.set_ylim(0, 1.02)
 twin.set_ylabel("exact match")
 fig.legend(loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False)  # below the axes, off the curves
-fig.subplots_adjust(bottom=0.3)
+fig.subplots_adjust(bottom=0.26)
 ax.set_title("Training the translator")
 plt.show()
 
@@ -905,12 +906,14 @@ else:
     display(Markdown(f"**Greedy and beam search agree on all {len(test_numbers)} test numbers.**"))
 
 # %% [markdown]
-# **The right answers it was least sure of.** Exact match only asks whether
-# the most likely tokens were right. Teacher forcing gives more: the
-# probability the model gives the *whole right translation*, the product of
-# its tokens' probabilities (the smoothed training target caps each token
-# near $1 - \varepsilon$, so even a perfect model stays below 1). The test
-# numbers with the lowest, and the token it was least sure of:
+# **The decisions it was least sure of.** Exact match only asks whether
+# the most likely token was right at every step. Teacher forcing gives more:
+# the probability the model gives each *right* token, given the right tokens
+# before it. Label smoothing trains it to give about $1 - \varepsilon$ to a
+# right token, never 1, so a sure decision sits near that. The test numbers
+# whose least sure right token has the lowest probability (and, for scale,
+# the probability of the whole right translation, the product of its
+# tokens'):
 
 # %% tags=["nbval-ignore-output"]
 @torch.no_grad()
@@ -926,15 +929,17 @@ def right_token_log_probs(model: nn.Module, numbers: list[int]) -> torch.Tensor:
 
 token_log_probs = right_token_log_probs(model, test_numbers)  # (N, T)
 sentence_log_probs = token_log_probs.sum(dim=1)  # (N,): log p(whole right translation)
-rows = ["| number | right German | p(whole translation) | least sure of | its probability | greedy |", "|---" * 6 + "|"]
-for i in sentence_log_probs.argsort()[:6].tolist():
+weakest_log_probs = token_log_probs.min(dim=1).values  # (N,): the least sure right token of each number
+rows = ["| number | right German | least sure of | its probability | p(whole translation) | greedy |", "|---" * 6 + "|"]
+for i in weakest_log_probs.argsort()[:6].tolist():
     n, expected = test_numbers[i], tc.german_tokens(test_numbers[i]) + ["<eos>"]
     weakest = int(token_log_probs[i, :len(expected)].argmin())
-    rows.append(f"| {n:,} | {' '.join(tc.german_tokens(n))} | {sentence_log_probs[i].exp():.3f} "
-                f"| '{expected[weakest]}' (token {weakest + 1}) | {token_log_probs[i, weakest].exp():.3f} "
+    rows.append(f"| {n:,} | {' '.join(tc.german_tokens(n))} | '{expected[weakest]}' (token {weakest + 1}) "
+                f"| {token_log_probs[i, weakest].exp():.3f} | {sentence_log_probs[i].exp():.3f} "
                 f"| {'✔' if greedy_right[i] else '✘ ' + ' '.join(greedy_out[i])} |")
-display(Markdown(f"Median over the {len(test_numbers)} test numbers: p(whole translation) = "
-                 f"{sentence_log_probs.median().exp():.3f}. The lowest six:\n\n" + "\n".join(rows)))
+display(Markdown(f"Median over the {len(test_numbers)} test numbers: least sure right token "
+                 f"{weakest_log_probs.median().exp():.3f}, whole translation {sentence_log_probs.median().exp():.3f}. "
+                 f"The six least sure:\n\n" + "\n".join(rows)))
 
 # %% [markdown]
 # **Hand-picked numbers**, with the split each one is in. Remember that
@@ -962,9 +967,9 @@ display(Markdown(table([1, 16, 17, 21, 101, 1001, 70_000, 999_999])))
 # again, with the same seed, the same 900 steps and every other setting as
 # above, on training numbers drawn the same way, except that **every** round
 # thousand (1,000, 2,000, ..., 999,000: all 999) is thrown out; then we ask
-# it for them. It has seen "siebzig" before "tausend" many times, and
-# "tausend" at the end of... nothing: in its training data, "tausend" is
-# *always* followed by more words.
+# it for them. It will have seen "siebzig tausend" many times, always
+# followed by more words: in its training data, "tausend" is never the last
+# word.
 #
 # *Predict before you run:* how many of the 999 round thousands will it get
 # right? (The cell trains a second model, so it takes as long as the training
@@ -1008,12 +1013,13 @@ display(Markdown(
 
 # %% [markdown]
 # Why: the model *composes*. What comes before "tausend" is a number below
-# 1000, and it has written every number below 1000 in that place, so "siebzig
-# tausend" comes out right even though 70,000 was never a training number.
+# 1000, which it has written in that place in thousands of training
+# examples, so the thousands part comes out right even for round thousands.
 # But stopping after "tausend" is a pattern of its own: the decision "now
 # `<eos>`" at that point was never once in its training data, where every
-# "tausend" was followed by a hundreds part. So it has to *invent* it, and
-# the table above shows how often it does not. The families above score
+# "tausend" was followed by more words. So it has to *invent* it, and it
+# mostly does not: it goes on with a word it has seen after "tausend" (a
+# unit, the tens word again, another "tausend"), as the table shows. The families above score
 # 100 % because their patterns were all in training, only not those numbers;
 # the uniform test set never notices the gap either. A model generalises to
 # new *combinations* of what it has seen, much less to what it has never seen.
@@ -1075,13 +1081,9 @@ plt.show()
 # masked self-attention (German × German, a lower triangle), or
 # cross-attention (German × English). In a live Jupyter the picture is redrawn
 # on every change; a viewer that cannot run widgets (GitHub, say) shows a
-# picture of the default choice instead, the same `LiveOrPicture` as notebook 04.
+# picture of the default choice instead (`LiveOrPicture`, as in notebook 04).
 
 # %%
-import base64
-import io
-
-
 def attention_figure(number: int = 21, layer: int = 1, head: str = "mean", kind: str = "cross"):
     """A figure of one attention map of the trained model for `number`."""
     maps = attention_maps(model, number)
@@ -1095,20 +1097,6 @@ def attention_figure(number: int = 21, layer: int = 1, head: str = "mean", kind:
     ax.set_xlabel("keys")
     ax.set_ylabel("queries" if kind == "encoder_self" else "German token written (query)")
     return fig
-
-
-class LiveOrPicture:
-    """Display `widget` where widgets run (a live Jupyter), else a static PNG of `figure` (as in notebook 04)."""
-
-    def __init__(self, widget, figure):
-        self.widget = widget
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", bbox_inches="tight")
-        plt.close(figure)  # drawn into the PNG only, not shown on its own
-        self.png = base64.b64encode(buffer.getvalue()).decode()
-
-    def _repr_mimebundle_(self, **kwargs):
-        return {**self.widget._repr_mimebundle_(**kwargs), "image/png": self.png}
 
 
 number_box = widgets.BoundedIntText(value=45_678, min=0, max=999_999, description="number")
