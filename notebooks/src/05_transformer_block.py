@@ -499,12 +499,19 @@ ax.set_xticks(range(1, len(grads["pre-LN"]) + 1))
 ax.legend()
 plt.show()
 
+# %%
+post, pre = grads["post-LN"], grads["pre-LN"]
+print(f"post-LN: {post[0]:.2f} at layer 1 -> {post[-1]:.2f} at layer {len(post)} "
+      f"({'grows' if post[-1] > post[0] else 'shrinks'} towards the output)")
+print(f"pre-LN:  {pre[0]:.2f} at layer 1 -> {pre[-1]:.2f} at layer {len(pre)} "
+      f"({'grows' if pre[-1] > pre[0] else 'shrinks'} towards the output)")
+print(f"at the top layer post-LN gets {post[-1] / pre[-1]:.1f} times pre-LN's gradient")
+
 # %% [markdown]
 # What it means. At initialisation the two wirings spread the gradient in
-# opposite directions. In **post-LN** it *grows* towards the output (printed
-# above: from about 0.5 at layer 1 to about 0.8 at layer 12); in **pre-LN** it
-# *shrinks* towards the output (from about 0.7 to 0.2), so post-LN's top layers
-# get about four times the gradient of pre-LN's. In pre-LN the untouched
+# opposite directions. In **post-LN** it *grows* towards the output; in
+# **pre-LN** it *shrinks* towards the output, so post-LN's top layers get
+# several times the gradient of pre-LN's (the three lines just printed). In pre-LN the untouched
 # identity path of the residual stream carries the gradient from the loss to
 # every layer; in post-LN it must pass through every LayerNorm above.
 #
