@@ -289,10 +289,10 @@ plt.show()
 
 # %% [markdown]
 # After the first hundred steps the two loss curves lie almost on top of each
-# other, and the exact match of this seed differs by about one point, with a
-# third fewer parameters. One seed cannot say whether that point is the
-# feed-forward network or the luck of the seed: that is what the other two
-# seeds, in the file, are for.
+# other, and the exact match of this seed differs by less than a point or
+# so (printed above), with a third fewer parameters. One seed cannot say
+# whether such a difference is the feed-forward network or the luck of the
+# seed: that is what the other two seeds, in the file, are for.
 
 # %% [markdown]
 # ## The base setting: every part out, three seeds
