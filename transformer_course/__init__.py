@@ -13,6 +13,7 @@ the GPT of notebook 09 (``lm_data``, ``lm_training``);
 ``task.ablation``, the switchable translator whose parts notebook 08 takes out one at a time.
 ``whiteboard`` (08): the whole model on one page, each part with its sentence, equation, shapes and
 measured cost of removal.
+``live`` (04, 07): ``LiveOrPicture``, a widget that is also a PNG for viewers that cannot run widgets.
 ``checks``: the exercise checks (the teacher's feedback), apart from the model code.
 ``parts``: how the learner's parts travel: saved to ``my_parts/`` when their check passes, loaded by later notebooks.
 Authoring tools (the notebook builder, the benchmark, the diagram scripts) are not in the package:

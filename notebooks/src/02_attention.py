@@ -189,8 +189,9 @@ for d_k in (4, 64, 1024):
 
 # %% [markdown]
 # Large scores make the softmax **saturate**: one weight near 1, the rest near
-# 0. A saturated softmax barely changes when its inputs change, so its
-# gradient is nearly zero and the queries and keys stop learning. Dividing by
+# 0. A saturated softmax barely changes when its inputs change, so the
+# gradient that reaches the queries and keys through it nearly vanishes
+# (measured after the plot). Dividing by
 # $\sqrt{d_k}$ keeps the scores' spread near 1 whatever the width. Below: 16
 # keys, random unit-variance queries and keys; the largest weight per query and
 # the entropy of the weights (high = spread out, $\log 16 \approx 2.77$ = uniform;
@@ -233,6 +234,46 @@ plt.show()
 # sharper. The $\sqrt{d_k}$ is a temperature that grows with the width exactly
 # as fast as the scores do, so how sharp attention is no longer depends on
 # $d_k$: the width becomes a choice about capacity only.
+#
+# **What the saturation does to learning, measured.** The queries learn from
+# the gradient of the loss with respect to them (and $W_Q$ from that: its
+# gradient is a sum of $x \cdot \partial L / \partial q$ over positions). We
+# take 256 random queries, each with 16 random keys and values, a random
+# target for the attention's output and a squared-error loss, backpropagate
+# once, and look at each query's gradient norm $\lVert \partial L / \partial
+# q \rVert$, with and without the $1/\sqrt{d_k}$.
+
+# %%
+def query_gradients(d_k: int, scaled: bool, seed: int = 0) -> torch.Tensor:
+    """(256,): the gradient norm reaching each of 256 random queries through one attention step."""
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(256, 1, d_k, generator=gen).requires_grad_()  # 256 queries, one each
+    k, v = torch.randn(256, 16, d_k, generator=gen), torch.randn(256, 16, d_k, generator=gen)  # 16 keys each
+    target = torch.randn(256, 1, d_k, generator=gen)
+    scores = q @ k.transpose(-2, -1) / (math.sqrt(d_k) if scaled else 1.0)  # (256, 1, 16)
+    ((torch.softmax(scores, dim=-1) @ v - target) ** 2).sum().backward()
+    return q.grad.norm(dim=-1).flatten()
+
+
+print(f"{'':>6} | {'scaled, q.k / sqrt(d_k)':^33} | {'unscaled, q.k':^33}")
+print(f"{'d_k':>6} | " + " | ".join(f"{'median':>8} {'largest':>9} {'share < 0.001':>14}" for _ in range(2)))
+for d_k in (16, 64, 256, 1024):
+    row = []
+    for scaled in (True, False):
+        g = query_gradients(d_k, scaled)  # (256,)
+        row.append(f"{g.median():8.2f} {g.max():9.1f} {(g < 1e-3).float().mean():14.1%}")
+    print(f"{d_k:6d} | " + " | ".join(row))
+
+# %% [markdown]
+# Scaled, the gradients grow smoothly with the width, and no query's is
+# near zero. Unscaled, they spread apart as $d_k$ grows: a growing share of
+# queries gets practically none (their softmax is saturated: nudging them
+# changes nothing), the median falls behind the scaled one and then
+# collapses, while the few queries whose two best keys happen to score alike
+# get enormous ones (the "largest" column). So most queries (and $W_Q$, $W_K$
+# behind them) stop learning, and what does reach them comes in erratic
+# bursts: not a signal to train on. Read the trend in the printed table from
+# $d_k$ = 64 to 1024.
 
 # %% [markdown]
 # ## Step 2: masks and the masked softmax
@@ -487,7 +528,9 @@ causal_weights = scaled_dot_product_attention(q, k, v, causal)[1]
 fig, (ax_all, ax_causal) = plt.subplots(1, 2, figsize=(13, 5.5))
 show_matrix(ax_all, weights[0], words, words, "no mask")
 show_matrix(ax_causal, causal_weights[0], words, words, "causal mask (hatched: forbidden)", allowed=causal)
-ax_all.set_ylabel("query")
+for ax in (ax_all, ax_causal):  # both panels labelled: each row is a query, each column a key
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
 fig.tight_layout()
 plt.show()
 

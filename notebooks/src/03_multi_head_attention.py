@@ -227,9 +227,12 @@ print("eval:    ", drop.eval()(weights_of_one_query))  # unchanged
 # 1. project: `self.w_q(query)`, `self.w_k(key)`, `self.w_v(value)`, each
 #    `(B, L, d_model)` (with `L` = `q_len` for the query, `k_len` for key and value);
 # 2. split each into heads: `(B, H, L, d_k)`;
-# 3. attend in every head at once with `tc.scaled_dot_product_attention(q, k, v, mask, self.dropout)`
-#    from notebook 02; it returns `(output, weights)` and divides the scores by
-#    $\sqrt{d_k}$ for you (with `d_k` read from `q`'s last axis: the *head's* width);
+# 3. attend in every head at once with `tc.scaled_dot_product_attention(q, k, v, mask, self.dropout)`:
+#    the course's version of the function you wrote in notebook 02, with one
+#    argument more, `dropout` (the module of the section above, applied to the
+#    weights while training; yours from 02 had none, so use `tc.`'s here). It
+#    returns `(output, weights)` and divides the scores by $\sqrt{d_k}$ for you
+#    (with `d_k` read from `q`'s last axis: the *head's* width);
 # 4. store the weights in `self.attn_weights` (the plots below read them);
 # 5. merge the heads and apply `self.w_o`.
 #
@@ -303,7 +306,10 @@ MultiHeadAttention = checks.multihead.check_multi_head_attention(MultiHeadAttent
 # scores saturate the softmax. Each head's queries and keys have `d_k`
 # features, not `d_model`, so `d_k` is the right divisor. Dividing by
 # $\sqrt{d_\text{model}}$ would make every head's softmax $\sqrt{h}$ times
-# "softer" than intended: the check above knows that mistake by name.
+# "softer" than intended. Calling `tc.scaled_dot_product_attention`, as step
+# 3 says, you cannot make that mistake; it happens to those who write the
+# scores out themselves (`q @ k.transpose(-2, -1) / math.sqrt(self.d_model)`),
+# and the check above names it if you do.
 
 # %% [markdown]
 # ## Picture: one attention map per head

@@ -63,6 +63,7 @@ from torch import nn
 
 import transformer_course as tc
 from transformer_course import checks
+from transformer_course.live import LiveOrPicture  # a widget that is also a picture (see the explorer below)
 
 # %% tags=["nbval-ignore-output"]
 device = tc.get_device()
@@ -176,18 +177,28 @@ for r, (row, label) in enumerate(zip(rows, ["without positional encoding", "with
     for c, panel in enumerate(row):
         ax = axes[r, c]
         if c < 2:
-            ax.imshow(panel, cmap="RdBu_r", vmin=-1.5, vmax=1.5, aspect="auto")
+            image = ax.imshow(panel, cmap="RdBu_r", vmin=-1.5, vmax=1.5, aspect="auto")
         else:
-            ax.imshow(panel, cmap="magma", vmin=0, vmax=0.5, aspect="auto")
+            image = ax.imshow(panel, cmap="magma", vmin=0, vmax=0.5, aspect="auto")
+        if c > 0:  # one colour scale for the two outputs, one for their difference
+            fig.colorbar(image, ax=axes[r, :2] if c == 1 else ax, label="value" if c == 1 else "|difference|")
         ax.set_title(f"{label}\n{titles[c]}", fontsize=10)
         ax.set_yticks(range(len(words)), shuffled_words)
         ax.set_xlabel("feature")
 plt.show()
+moved = [i for i, j in enumerate(perm.tolist()) if i != j]
+print("positions whose word moved:", moved, "| |difference| per row, with positions:",
+      " ".join(f"{d:.2f}" for d in rows[1][2].max(dim=1).values.tolist()))
 
 # %% [markdown]
 # Top row: the first two panels are identical and the difference is black.
 # The "dog" row is the same vector whether the dog bites or is bitten; the
-# model *cannot* know. Bottom row: with positions added, the outputs differ.
+# model *cannot* know. Bottom row: with positions added, the outputs differ,
+# and on **every** row, also for a word that stayed where it was (the
+# printed line above lists the positions whose word moved, and each row's
+# largest difference). That is attention at work: each output is a weighted
+# average over *all* positions, and the weights depend on the positions of
+# the others too, so when some words move, every word's output changes.
 # (The feed-forward network, notebook 05, works on each position alone, so it
 # cannot restore the order either. A whole stack of blocks without positions is
 # still blind to order.)
@@ -354,29 +365,11 @@ def show_pair(i: int = 0, n_positions: int = 50, d_model: int = 64):
 # cannot run widgets, such as a notebook shown on GitHub, you see a picture of
 # pair 4 instead.)
 #
-# How one output can be both: `LiveOrPicture` hands Jupyter the widget *and* a
-# PNG of its first figure, and each viewer shows the one it can. JupyterLab,
-# Notebook 7 and VS Code prefer the live widget; a viewer without widgets falls
-# back to the picture.
-
-# %%
-import base64
-import io
-
-
-class LiveOrPicture:
-    """Display `widget` where widgets run (a live Jupyter), else a static PNG of `figure`."""
-
-    def __init__(self, widget, figure):
-        self.widget = widget
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", bbox_inches="tight")
-        plt.close(figure)  # drawn into the PNG only, not shown on its own
-        self.png = base64.b64encode(buffer.getvalue()).decode()
-
-    def _repr_mimebundle_(self, **kwargs):
-        return {**self.widget._repr_mimebundle_(**kwargs), "image/png": self.png}
-
+# How one output can be both: `LiveOrPicture` (in `transformer_course.live`,
+# imported in the setup) hands Jupyter the widget *and* a PNG of its first
+# figure, and each viewer shows the one it can. JupyterLab, Notebook 7 and VS
+# Code prefer the live widget; a viewer without widgets falls back to the
+# picture.
 
 # %%
 pair = widgets.IntSlider(value=4, min=0, max=31, description="pair i")
@@ -613,13 +606,15 @@ learned_table = model.positions.embedding.weight.detach().cpu()
 tc.seed_everything(0)  # the same seed builds the same initial weights: the table before training
 initial_table = PreviousTokenModel(with_positions=True).positions.embedding.weight.detach()
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
-axes[0].imshow(learned_table, cmap="RdBu_r", aspect="auto", vmin=-3, vmax=3)
+image = axes[0].imshow(learned_table, cmap="RdBu_r", aspect="auto", vmin=-3, vmax=3)
 axes[0].set(title="learned table after training", xlabel="dimension", ylabel="position")
+fig.colorbar(image, ax=axes[0], label="weight")
 image = axes[1].imshow(cosine_similarity(learned_table), cmap="RdBu_r", vmin=-1, vmax=1)
 axes[1].set(title="cosine similarity of its rows", xlabel="position", ylabel="position")
-fig.colorbar(image, ax=axes[1])
-axes[2].imshow(model.attention.attn_weights[:, 0].mean(0).cpu(), cmap="Blues", vmin=0, vmax=1)
+fig.colorbar(image, ax=axes[1], label="cosine similarity")
+image = axes[2].imshow(model.attention.attn_weights[:, 0].mean(0).cpu(), cmap="Blues", vmin=0, vmax=1)
 axes[2].set(title="head 0's attention after training", xlabel="key position", ylabel="query position")
+fig.colorbar(image, ax=axes[2], label="attention weight")
 plt.show()
 print(f"how much the table moved in training: {(learned_table - initial_table).norm() / initial_table.norm():.0%}")
 

@@ -492,12 +492,19 @@ ax.set_xticks(range(1, len(grads["pre-LN"]) + 1))
 ax.legend()
 plt.show()
 
+# %%
+post, pre = grads["post-LN"], grads["pre-LN"]
+print(f"post-LN: {post[0]:.2f} at layer 1 -> {post[-1]:.2f} at layer {len(post)} "
+      f"({'grows' if post[-1] > post[0] else 'shrinks'} towards the output)")
+print(f"pre-LN:  {pre[0]:.2f} at layer 1 -> {pre[-1]:.2f} at layer {len(pre)} "
+      f"({'grows' if pre[-1] > pre[0] else 'shrinks'} towards the output)")
+print(f"at the top layer post-LN gets {post[-1] / pre[-1]:.1f} times pre-LN's gradient")
+
 # %% [markdown]
 # What it means. At initialisation the two wirings spread the gradient in
-# opposite directions. In **post-LN** it *grows* towards the output (printed
-# above: from about 0.5 at layer 1 to about 0.8 at layer 12); in **pre-LN** it
-# *shrinks* towards the output (from about 0.7 to 0.2), so post-LN's top layers
-# get about four times the gradient of pre-LN's. In pre-LN the untouched
+# opposite directions. In **post-LN** it *grows* towards the output; in
+# **pre-LN** it *shrinks* towards the output, so post-LN's top layers get
+# several times the gradient of pre-LN's (the three lines just printed). In pre-LN the untouched
 # identity path of the residual stream carries the gradient from the loss to
 # every layer; in post-LN it must pass through every LayerNorm above.
 #
@@ -538,10 +545,15 @@ plt.show()
 # (printed above); work on interpretability finds it stores much of a model's
 # knowledge, as key-value memories. Without it, a stack is attention plus
 # linear maps: apart from the softmax that makes the weights, nothing in it is
-# non-linear. Notebook 08 takes it out of the number translator and finds no
-# measurable difference there, at one or two layers (that task needs little
-# per-position computation), and shows where LayerNorm does matter: at six
-# layers, without it the translator learns nothing.
+# non-linear.
+#
+# **Answered by measurement in notebook 08.** Everything above is about a
+# fresh, untrained stack. Whether the *trained* translator of notebook 07
+# misses LayerNorm or the feed-forward network is a question for an
+# experiment, and notebook 08 runs it: each part taken out, the translator
+# trained over three seeds at one, two and six layers, with the loss curves
+# in its figure "Where a part matters" and the verdicts in its tables. Make
+# your own prediction there before you look.
 
 # %% [markdown]
 # ## Check your understanding

@@ -97,8 +97,9 @@ PAD_ID, BOS_ID, EOS_ID = 0, 1, 2  # the ids of <pad>, <bos>, <eos>, as in the co
 # each one where its check passed, and the reference where it did not.
 
 # %% tags=["nbval-ignore-output"]
-parts = tc.parts.load("MultiHeadAttention", "FeedForward", "SublayerConnection")
+parts = tc.parts.load("MultiHeadAttention", "FeedForward", "SublayerConnection", "EncoderLayer")
 MultiHeadAttention, FeedForward, SublayerConnection = parts.MultiHeadAttention, parts.FeedForward, parts.SublayerConnection
+MyEncoderLayer = parts.EncoderLayer  # your encoder layer from notebook 05, compared with PyTorch's below
 
 # %% tags=["nbval-ignore-output"]
 device = tc.get_device()
@@ -276,6 +277,11 @@ DecoderLayer = checks.encoder_decoder.check_decoder_layer(DecoderLayer)
 # allowed, so we pass `~causal` and `tokens == PAD_ID`. And in eval mode its
 # encoder layer takes a fused "fast path" that returns zeros at padded
 # positions, so we call PyTorch's layers in `.train()` mode with `dropout=0`.
+#
+# Both layers compared are **yours**: your `EncoderLayer` from notebook 05
+# (built on your attention, feed-forward and sub-layer connection) and your
+# `DecoderLayer` from exercise 2, each given PyTorch's weights (the reference
+# `from_torch` only does the renaming of the table above).
 
 # %%
 d_model, n_heads, d_ff = 32, 4, 64
@@ -283,7 +289,8 @@ torch.manual_seed(0)
 torch_encoder_layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout=0.0, batch_first=True).train()
 torch_decoder_layer = nn.TransformerDecoderLayer(d_model, n_heads, d_ff, dropout=0.0, batch_first=True).train()
 
-encoder_layer = tc.EncoderLayer.from_torch(torch_encoder_layer).to(device).eval()
+encoder_layer = MyEncoderLayer(d_model, n_heads, d_ff).to(device).eval()  # yours, from notebook 05
+encoder_layer.load_state_dict(tc.EncoderLayer.from_torch(torch_encoder_layer).state_dict())
 decoder_layer = DecoderLayer(d_model, n_heads, d_ff).to(device).eval()  # yours
 decoder_layer.load_state_dict(tc.DecoderLayer.from_torch(torch_decoder_layer).state_dict())
 torch_encoder_layer, torch_decoder_layer = torch_encoder_layer.to(device), torch_decoder_layer.to(device)
@@ -510,6 +517,14 @@ plt.show()
 # with `<bos>`; at each step run the decoder on everything written so far,
 # take the most likely next token from the *last* position, append it, and
 # repeat. This is **greedy decoding** (notebook 07 adds beam search).
+#
+# Since the source is read once and the target many times, `tc.Transformer`
+# has the two halves of exercise 3's forward pass as methods of their own:
+# `model.encode(src, src_mask)` is its first line (embed, add positions, run
+# `model.encoder`: the memory `(B, S, d_model)`), and
+# `model.decode(tgt, memory, src_mask, tgt_mask)` the second (embed, add
+# positions, run `model.decoder`, `model.unembed`: the logits `(B, T, V)`).
+# `model(src, tgt, src_mask, tgt_mask)` is `decode(tgt, encode(src, ...), ...)`.
 
 # %%
 @torch.no_grad()
@@ -553,7 +568,8 @@ with torch.no_grad():
 weights = model.decoder.layers[0].cross_attn.attn_weights[0].mean(dim=0).cpu()  # (T, S), averaged over heads
 name = {PAD_ID: "<pad>", BOS_ID: "<bos>", EOS_ID: "<eos>"}
 fig, ax = plt.subplots(figsize=(4.5, 4.5))
-ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+image = ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
 ax.set_xticks(range(example.shape[1]), [name.get(t, str(t)) for t in example[0].tolist()])
 ax.set_yticks(range(ys.shape[1]), [name.get(t, str(t)) for t in ys[0].tolist()])
 ax.set_xlabel("source token (keys)")

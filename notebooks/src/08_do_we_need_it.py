@@ -56,12 +56,13 @@
 # steps.)
 
 # %%
+import io
 import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Markdown, display
+from IPython.display import Image, Markdown, display
 from torch import nn
 
 import transformer_course as tc
@@ -92,12 +93,16 @@ print(f"{len(stored)} runs loaded from {RESULTS_FILE}: {len(summaries)} experime
 # %% [markdown]
 # ## Predict before you run
 #
-# The full model (2 layers, `d_model` 64, 4 heads, 600 steps) translates
-# about 99.8% of held-out numbers exactly right. Before you look at any
-# result, write down what you expect without each part: the held-out exact
-# match (0.0 to 1.0), or just "same" / "worse" / "fails". Your guesses are
-# printed beside the measurements later. Be bold: a wrong prediction is
-# where you learn the most.
+# Before you look at any result, write down what you expect without each
+# part: the held-out exact match (0.0 to 1.0), or just "same" / "worse" /
+# "fails". Your guesses are printed beside the measurements later. Be bold: a
+# wrong prediction is where you learn the most. The one number you may know
+# first, the full model's (from the results file):
+
+# %%
+display(Markdown(f"The full model (2 layers, `d_model` 64, 4 heads, 600 steps) translates "
+                 f"**{summaries['base', 'full'].mean:.1%}** of the held-out numbers exactly right "
+                 f"(mean over {len(summaries['base', 'full'].seeds)} seeds)."))
 
 # %%
 my_predictions = {  # edit these: your guess of the exact match without each part
@@ -199,7 +204,9 @@ for name in [name for setting, name in EXPERIMENTS if setting == "base"]:
 #
 # Your question first. The full model and the model without the
 # feed-forward network, seed 0, exactly as the sweep ran them (600 steps
-# each; about half a minute each on a free CPU core, longer on a busy one).
+# each). The cell prints the seconds each run took: that depends on the
+# machine and on how busy it is, not on the run, whose numbers come out the
+# same anywhere (one CPU thread).
 
 # %% tags=["nbval-ignore-output"]
 live = {}
@@ -234,10 +241,18 @@ for name, result in live.items():
 
 # %% [markdown]
 # And the loss curves, live and from the file (the training loss averaged
-# over every 10 steps; label smoothing keeps it above about 0.5 even for a
-# perfect model):
+# over every 10 steps). Label smoothing keeps the loss above a floor even for
+# a perfect model: the entropy of the smoothed target (notebook 07), computed
+# here the same way, by giving the loss the target's own log-probabilities as
+# logits. It is the dotted line in every loss plot below.
 
 # %%
+V, smoothing = len(tc.DE_VOCAB), make_run().smoothing
+q = (1 - smoothing) * torch.nn.functional.one_hot(torch.tensor([[5]]), V).float() + smoothing / V  # (1, 1, V)
+LOSS_FLOOR = tc.label_smoothing_loss(q.log(), torch.tensor([[5]]), smoothing).item()
+print(f"the smallest possible training loss with label smoothing {smoothing}, V = {V}: {LOSS_FLOOR:.3f}")
+
+
 def plot_band(ax, setting: str, name: str, color: str, label: str | None = None) -> None:
     """Mean training loss over the seeds of one experiment, with a min-max band."""
     runs = stored_runs(setting, name)
@@ -247,13 +262,20 @@ def plot_band(ax, setting: str, name: str, color: str, label: str | None = None)
     ax.plot(steps, losses.mean(0), color=color, lw=1.5, label=label or f"{name} ({len(runs)} seeds)")
 
 
-def loss_axis(ax, low: float = 0.55) -> None:
-    """A log axis for training losses with plain tick labels (the first steps may start above it)."""
+def loss_axis(ax, low: float = 0.55, high: float = 5, floor: bool = True) -> None:
+    """A log axis for training losses with plain tick labels, and the label-smoothing floor (dotted)."""
     ax.set_yscale("log")
-    ax.set_ylim(low, 5)
-    ticks = [t for t in (0.01, 0.1, 0.6, 1, 2, 4) if t >= low]
+    ax.set_ylim(low, high)
+    ticks = [t for t in (0.001, 0.01, 0.1, 0.6, 1, 2, 4, 10, 100, 1000, 10_000) if low <= t <= high]
     ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
     ax.minorticks_off()
+    if floor:
+        ax.axhline(LOSS_FLOOR, color="black", ls=":", lw=0.8)
+
+
+def highest_loss(*experiments: tuple[str, str]) -> float:
+    """The largest binned training loss of any seed of these (setting, ablation) experiments."""
+    return max(max(r["losses"]) for setting, name in experiments for r in stored_runs(setting, name))
 
 
 fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -268,10 +290,10 @@ plt.show()
 
 # %% [markdown]
 # After the first hundred steps the two loss curves lie almost on top of each
-# other, and the exact match of this seed differs by about one point, with a
-# third fewer parameters. One seed cannot say whether that point is the
-# feed-forward network or the luck of the seed: that is what the other two
-# seeds, in the file, are for.
+# other, and the exact match of this seed differs by less than a point or
+# so (printed above), with a third fewer parameters. One seed cannot say
+# whether such a difference is the feed-forward network or the luck of the
+# seed: that is what the other two seeds, in the file, are for.
 
 # %% [markdown]
 # ## The base setting: every part out, three seeds
@@ -286,28 +308,47 @@ plt.show()
 # match on 1000 test numbers (mean and min-max over three seeds), the steps
 # until the validation exact match first reached 90% (per seed; "-" = never),
 # the training loss over the last 50 steps (mean over seeds; label smoothing
-# keeps it above about 0.6), and the verdict.
+# keeps it above the floor printed above), and the verdict.
 #
 # **When is a difference a difference?** Two things besides the part decide
 # a run's score. The seed (initial weights, order of batches, dropout): the
 # three seeds' min-max range shows how much that moves. And the test set: a
 # thousand numbers resolve a tenth of a point at best, and a model right with
-# probability $p$ scores $p \pm \sqrt{p(1-p)/1000}$ on a fresh test set. So a
-# variant is called **worse** (or **better**) only when its range over seeds
-# and the full model's do not overlap *and* the means differ by more than two
-# of those standard errors; otherwise it is **no measurable difference**,
-# however the means compare.
+# probability $p$ scores $p \pm \sqrt{p(1-p)/1000}$ on a fresh test set (one
+# standard error). For $p$ we take each model's own mean exact match over its
+# seeds, $\bar p_\text{full}$ and $\bar p_\text{variant}$, and the standard
+# error of their *difference* is
+#
+# $$\mathrm{SE} = \sqrt{\frac{\bar p_\text{full}(1-\bar p_\text{full})}{1000}
+#   + \frac{\bar p_\text{variant}(1-\bar p_\text{variant})}{1000}}$$
+#
+# (`ablation.test_set_error`). So a variant is called **worse** (or
+# **better**) only when both hold: its range over seeds and the full model's
+# do not overlap, *and* the means differ by more than $2\,\mathrm{SE}$;
+# otherwise it is **no measurable difference**, however the means compare.
+# The table shows both tests, so each verdict can be read off it: the
+# difference of the means, $2\,\mathrm{SE}$, and whether the ranges overlap.
 
 # %%
+def rule_text(s, full) -> str:
+    """The verdict rule's two tests for one variant: 'difference of the means | 2 SE | ranges overlap?'."""
+    if s is full:
+        return "— | — | —"
+    overlap = not (s.high < full.low or s.low > full.high)
+    return (f"{100 * (s.mean - full.mean):+.2f} | {200 * ablation.test_set_error(s, full):.2f} "
+            f"| {'yes' if overlap else 'no'}")
+
+
 def table(setting: str, names: list[str], predictions: dict | None = None) -> str:
-    """A Markdown table of one setting's experiments against its full model."""
+    """A Markdown table of one setting's experiments against its full model, with the verdict rule's tests."""
     full = summaries[setting, "full"]
-    head = "| model | held-out exact match | steps to 90% | final loss | vs full |" + (" your prediction |" if predictions else "")
-    rows = [head, "|---|---|---|---|---|" + ("---|" if predictions else "")]
+    head = ("| model | held-out exact match | steps to 90% | final loss | difference (points) | 2 SE (points) "
+            "| ranges overlap? | vs full |" + (" your prediction |" if predictions else ""))
+    rows = [head, "|---" * 8 + "|" + ("---|" if predictions else "")]
     for name in names:
         s = summaries[setting, name]
         judged = "—" if name == "full" else verdict(s, full)
-        row = f"| {name} | {s.exact_text()} | {s.steps_text()} | {s.loss_text()} | {judged} |"
+        row = f"| {name} | {s.exact_text()} | {s.steps_text()} | {s.loss_text()} | {rule_text(s, full)} | {judged} |"
         guess = predictions.get(name) if predictions else None
         rows.append(row + (f" {'—' if guess is None else guess} |" if predictions else ""))
     return "\n".join(rows)
@@ -316,13 +357,30 @@ def table(setting: str, names: list[str], predictions: dict | None = None) -> st
 base_names = [name for setting, name in EXPERIMENTS if setting == "base" and (setting, name) in summaries]
 display(Markdown(table("base", base_names, my_predictions)))
 
+# %% [markdown]
+# Read one verdict off the table: pre-LN against the full (post-LN) model.
+
+# %%
+pre, full = summaries["base", "pre-LN"], summaries["base", "full"]
+difference, two_se = abs(pre.mean - full.mean), 2 * ablation.test_set_error(pre, full)
+display(Markdown(
+    f"Pre-LN scores {pre.exact_text()}, the full model {full.exact_text()}: the ranges over seeds "
+    f"{'do not overlap' if pre.high < full.low or pre.low > full.high else 'overlap'}, so the first test says "
+    f"they may differ. But the means differ by {100 * difference:.2f} points, and two standard errors of the "
+    f"test set are {100 * two_se:.2f} points (SE = √({full.mean:.4f}·{1 - full.mean:.4f}/1000 + "
+    f"{pre.mean:.4f}·{1 - pre.mean:.4f}/1000) = {100 * two_se / 2:.2f} points): "
+    f"{'less' if difference <= two_se else 'more'} than the test set's noise, so the verdict is "
+    f"**{verdict(pre, full)}**. A fresh test set of 1000 numbers could show a difference that large by chance."))
+
 # %%
 fig, axes = plt.subplots(2, 5, figsize=(15, 5.4), sharex=True)
 for ax, name in zip(axes.flat, [n for n in base_names if n != "full"]):
     plot_band(ax, "base", "full", "tab:gray", "full")
     plot_band(ax, "base", name, "tab:red")
     ax.set(title=name)
-    loss_axis(ax, low=0.01 if name == "no label smoothing" else 0.55)  # plain cross-entropy falls towards 0
+    lowest = min(min(r["losses"]) for r in stored_runs("base", name))
+    loss_axis(ax, low=0.8 * lowest if name == "no label smoothing" else 0.55,  # plain cross-entropy falls towards 0
+              high=max(5, 1.1 * highest_loss(("base", name))), floor=name != "no label smoothing")
     ax.legend(fontsize=7)
 for ax in axes[1]:
     ax.set_xlabel("step")
@@ -337,8 +395,8 @@ plt.show()
 #
 # Read the table before the prose. Three kinds of result:
 #
-# - **Parts without which the model fails**: the residual connections (no
-#   held-out number right) and the positional encoding (about 6%). Without
+# - **Parts without which the model fails**: the residual connections and
+#   the positional encoding (their rows in the table). Without
 #   the residual, each post-LN sub-layer *replaces* the stream instead of
 #   adding to it, so what the embedding said (which word, and where) must
 #   survive every attention and feed-forward map, and the gradient must pass
@@ -407,8 +465,10 @@ print("2 layers, with LayerNorm (post-LN):                      ",
 # - **deep**: 6 encoder and 6 decoder layers instead of 2, and **pre-LN**:
 #   the paper's post-LN at this depth did not train at all with the base's
 #   learning rate and its 60-step warm-up (the "post-LN" row below), so the
-#   full model here is pre-LN. There we take LayerNorm out, and give post-LN
-#   a five times longer warm-up (300 steps). (The residual connections need
+#   full model here is pre-LN. There we take LayerNorm out, and try post-LN,
+#   and give each the same two retries before calling it a failure: a five
+#   times longer warm-up (300 steps) and a five times smaller peak rate
+#   (0.001; post-LN also without warm-up). (The residual connections need
 #   no deeper setting: without them even two layers fail.)
 # - **one layer** and **narrow, one layer** (`d_model` 32, `d_ff` 128): one
 #   encoder and one decoder layer, so that each part's share of the
@@ -420,22 +480,24 @@ print("2 layers, with LayerNorm (post-LN):                      ",
 # %%
 for setting in ("deep", "one layer", "narrow, one layer", "wide heads"):
     names = [name for s, name in EXPERIMENTS if s == setting and (s, name) in summaries]
+    names.sort(key=lambda name: (name != "full", not name.startswith("no LayerNorm")))  # LayerNorm's retries together
     print(f"{setting}: {SETTINGS[setting]}")
     display(Markdown(table(setting, names)))
 
 # %%
-shown = [("deep", "no LayerNorm"), ("deep", "post-LN"), ("deep", "post-LN, long warm-up"),
+shown = [("deep", "no LayerNorm"), ("deep", "no LayerNorm, long warm-up"), ("deep", "no LayerNorm, lr / 5"),
+         ("deep", "post-LN"), ("deep", "post-LN, long warm-up"), ("deep", "post-LN, lr / 5"),
          ("one layer", "no feed-forward"), ("narrow, one layer", "no feed-forward"), ("wide heads", "no 1/sqrt(d_k)")]
 shown = [(setting, name) for setting, name in shown if (setting, name) in summaries]
 rows = (len(shown) + 2) // 3
-fig, axes = plt.subplots(rows, 3, figsize=(11, 3.3 * rows), sharey=True, squeeze=False)
+fig, axes = plt.subplots(rows, 3, figsize=(11, 3.3 * rows), squeeze=False)
 for ax in axes.flat[len(shown):]:
     ax.axis("off")
 for ax, (setting, name) in zip(axes.flat, shown):
     plot_band(ax, setting, "full", "tab:gray", "full (pre-LN)" if setting == "deep" else "full")
     plot_band(ax, setting, name, "tab:red")
     ax.set(title=f"{setting}: {name}", xlabel="step")
-    loss_axis(ax)
+    loss_axis(ax, high=max(5, 1.1 * highest_loss((setting, "full"), (setting, name))))  # every curve in sight
     ax.legend(fontsize=7)
 for ax in axes[:, 0]:
     ax.set_ylabel("training loss")
@@ -444,23 +506,46 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What the search found.**
+# **What the search found.** First the deep setting, with the numbers read
+# from the tables above:
+
+# %%
+def deep(name: str):
+    """The summary of one deep-setting experiment."""
+    return summaries["deep", name]
+
+
+def first_loss(name: str) -> float:
+    """The training loss over the first 10 steps of a deep experiment, mean over its seeds."""
+    runs = stored_runs("deep", name)
+    return sum(r["losses"][0] for r in runs) / len(runs)
+
+
+no_ln = ["no LayerNorm", "no LayerNorm, long warm-up", "no LayerNorm, lr / 5"]
+post_ln = ["post-LN", "post-LN, long warm-up", "post-LN, lr / 5", "post-LN, lr / 5, no warm-up"]
+display(Markdown(
+    f"- **LayerNorm matters with depth.** At 6 layers the full (pre-LN) model gets {deep('full').exact_text()} "
+    f"of the test numbers right; without LayerNorm, {deep('no LayerNorm').exact_text()}. Given the same two "
+    f"retries as post-LN below, it still fails: with a five times longer warm-up (300 steps) "
+    f"{deep('no LayerNorm, long warm-up').exact_text()}, with a five times smaller peak rate (0.001) "
+    f"{deep('no LayerNorm, lr / 5').exact_text()}. Its training loss starts at about "
+    f"{min(first_loss(n) for n in no_ln):,.0f} to {max(first_loss(n) for n in no_ln):,.0f} (the full model's: "
+    f"{first_loss('full'):.1f}) and ends at {', '.join(deep(n).loss_text() for n in no_ln)} (the full model's: "
+    f"{deep('full').loss_text()}). The measurement above says why: without normalisation the stream of a fresh "
+    f"6-layer model is hundreds of times its starting size, so the logits are too, and each layer's update, "
+    f"and its gradient, with them. A smaller rate or a gentler start does not change the scale the model "
+    f"starts from; something must normalise it.\n"
+    f"- **Where the norm sits matters with depth.** The paper's post-LN did not learn at 6 layers: "
+    + "; ".join(f"{'with the base settings' if n == 'post-LN' else 'with ' + n.replace('post-LN, ', '')} "
+                f"{deep(n).exact_text()} (final loss {deep(n).loss_text()})" for n in post_ln)
+    + f", while pre-LN at the base's rate learns it perfectly, reaching 90% after {deep('full').steps_text()} "
+    f"steps (per seed). Warm-up and a smaller rate do lower post-LN's loss, but not one test number comes out "
+    f"right within 600 steps. At this depth and budget, post-LN is what fails, and warm-up only softens it. "
+    f"At two layers the warm-up made no measurable difference, with either."))
+
+# %% [markdown]
+# Then the other settings:
 #
-# - **LayerNorm matters with depth.** At 6 layers the full (pre-LN) model
-#   gets every test number right, and without LayerNorm it gets none. The
-#   measurement above says why: without normalisation the stream of a fresh
-#   6-layer model grows to hundreds of times its starting size, and each
-#   layer's update, and its gradient, with it.
-# - **Where the norm sits matters with depth.** The paper's post-LN did not
-#   learn at 6 layers at the base's peak rate, neither with the 60-step
-#   warm-up nor with a 300-step one; pre-LN at the same rate learns it
-#   perfectly. Warm-up does help post-LN here, but not enough: with the
-#   300-step warm-up its final training loss is about 1.3 instead of about
-#   2.3 with 60 steps (the curves), and a five times smaller rate gives
-#   about 1.3 with or without warm-up; yet none of them gets a single test
-#   number right within 600 steps, while pre-LN reaches 90% in 150. At this
-#   depth and budget, post-LN is what fails, and warm-up only softens it. At
-#   two layers the warm-up made no measurable difference, with either.
 # - **The $1/\sqrt{d_k}$ matters for wide heads.** With one head of `d_k`
 #   128 and no scaling, nothing is learnt: the scores are $\sqrt{128}
 #   \approx 11$ times too large, the softmax saturates, each query looks at
@@ -505,7 +590,10 @@ display(Markdown("\n".join(rows)))
 # %%
 parts = whiteboard.WHITEBOARDS["encoder-decoder"]
 fig = whiteboard.draw(stored)
-plt.show()
+buffer = io.BytesIO()
+fig.savefig(buffer, format="png", dpi=110)  # as the printable page is saved: the whole A3 sheet, nothing cropped
+plt.close(fig)
+display(Image(buffer.getvalue(), width=1100))
 print("fingerprint of what is drawn:", whiteboard.fingerprint(parts, stored))
 
 # %%

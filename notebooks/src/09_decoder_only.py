@@ -413,9 +413,11 @@ print(" ".join(LM_VOCAB.itos[i] for i in out[0].tolist()))
 # token: its query, key and value are computed, its key and value are
 # *appended* to the cache, and its query attends to all cached keys.
 #
-# `tc.KVCache(n_layers)` is that store: `cache.append(layer, k, v)` adds the
-# new tokens' keys and values to a layer's along the tokens axis and returns
-# all of them; `cache.length` is how many tokens it holds.
+# `tc.KVCache(n_layers)` is that store. It keeps two lists with one entry
+# per layer, `cache.keys` and `cache.values` (`None` until the layer's first
+# tokens arrive, then a tensor `(B, H, t, d_k)`); `cache.append(layer, k, v)`
+# adds the new tokens' keys and values to a layer's along the tokens axis and
+# returns all of them; `cache.length` is how many tokens it holds.
 
 # %%
 cache = tc.KVCache(n_layers=2)
@@ -423,6 +425,7 @@ for new in (3, 1, 1):  # a prompt of 3 tokens, then one token at a time
     k = v = torch.randn(1, 4, new, 16)  # (B, H, new tokens, d_k)
     all_k, all_v = cache.append(0, k, v)
     print(f"appended {new} token(s): layer 0 now holds keys of shape {tuple(all_k.shape)}; cache.length = {cache.length}")
+print("cache.keys[0] is the same tensor:", cache.keys[0] is all_k, "| layer 1, never appended to:", cache.keys[1])
 
 # %% [markdown]
 # ### Exercise 4 · ★★☆ · about 10 minutes: attention with a cache
@@ -565,33 +568,61 @@ def generate(model: nn.Module, prompt: torch.Tensor, max_new_tokens: int, use_ca
 
 
 # %% [markdown]
+# **Prompts of different lengths in one batch.** Every row of `prompt` above
+# has the same length `P`, and that is how we translate: `gpt_translate`
+# puts prompts of the same length in one batch. A batch of prompts of
+# *different* lengths needs padding, and for a decoder-only model it goes on
+# the **left** (`<pad> <pad> <bos> two =` beside `<bos> twenty one =`), so
+# that every row's last position is its real last token and the next token
+# is read from `logits[:, -1]` for all rows alike. Three things then change:
+# the attention mask must also hide the pad keys (the causal mask combined
+# with a padding mask, per row); each row's positions must start at its first
+# real token, not at 0, so the positional encoding is offset per row; and the
+# cache holds the pads' keys and values too, masked out at every step. Our
+# `generate` has none of that, which is why it is only ever given prompts of
+# one length.
+
+# %% [markdown]
 # ## Side by side: the GPT and the encoder-decoder
 #
 # Exact match on the 2000 test numbers, which neither model saw in
 # training. The GPT translates with your cached `generate` (prompts of the
 # same length go in one batch); the encoder-decoder with greedy decoding.
+# For the time it takes, compare like with like: the course's encoder-decoder
+# has no KV cache (its greedy decoding runs the decoder over the whole target
+# at every step, though the encoder only once), so the table times both
+# models *without* a cache on the first 500 test numbers, and the GPT
+# with your cache on all 2000 besides.
 
 # %% tags=["nbval-ignore-output"]
 start = time.perf_counter()
 gpt_out = lm_training.gpt_translate(model, test_numbers, generate=generate)
 gpt_seconds_translate = time.perf_counter() - start
 gpt_right = [out == tc.german_tokens(n) for n, out in zip(test_numbers, gpt_out)]
-start = time.perf_counter()
 ed_out = tc.translate(ed_model, test_numbers)
-ed_seconds_translate = time.perf_counter() - start
 ed_right = [out == tc.german_tokens(n) for n, out in zip(test_numbers, ed_out)]
+subset = test_numbers[:500]
+start = time.perf_counter()
+uncached_out = lm_training.gpt_translate(model, subset, use_cache=False, generate=generate)
+gpt_seconds_uncached = time.perf_counter() - start
+start = time.perf_counter()
+tc.translate(ed_model, subset)
+ed_seconds_uncached = time.perf_counter() - start
 
 
-def row(name, n_params, seconds, right, seconds_translate):
+def row(name, n_params, seconds, right, seconds_uncached, seconds_cached=None):
+    cached = "— (no KV cache in this course)" if seconds_cached is None else f"{seconds_cached:.1f} s"
     return (f"| {name} | {n_params:,} | {seconds:.1f} s ({1000 * seconds / STEPS:.0f} ms/step) | "
-            f"{sum(right) / len(right):.2%} ({sum(right)} of {len(right)}) | {seconds_translate:.1f} s |")
+            f"{sum(right) / len(right):.2%} ({sum(right)} of {len(right)}) | {seconds_uncached:.1f} s | {cached} |")
 
 
 display(Markdown("\n".join([
-    f"| model | parameters | training, {STEPS} steps | test exact match | translating the 2000 |",
-    "|---|---|---|---|---|",
-    row("GPT, 4 blocks (yours)", tc.count_parameters(model), gpt_history.seconds, gpt_right, gpt_seconds_translate),
-    row("encoder-decoder, 2 + 2 layers", tc.count_parameters(ed_model), ed_seconds, ed_right, ed_seconds_translate),
+    f"| model | parameters | training, {STEPS} steps | test exact match | translating the first {len(subset)}, "
+    f"no KV cache | translating the {len(test_numbers)}, with a KV cache |",
+    "|---|---|---|---|---|---|",
+    row("GPT, 4 blocks (yours)", tc.count_parameters(model), gpt_history.seconds, gpt_right, gpt_seconds_uncached,
+        gpt_seconds_translate),
+    row("encoder-decoder, 2 + 2 layers", tc.count_parameters(ed_model), ed_seconds, ed_right, ed_seconds_uncached),
 ])))
 
 # %% [markdown]
@@ -606,15 +637,12 @@ display(Markdown("\n".join([
 
 # %% [markdown]
 # And the cache changes nothing in what is written: the first 500 test
-# numbers translated again without the cache, compared token for token.
+# numbers, translated without the cache for the table, compared token for
+# token with the cached translations.
 
 # %% tags=["nbval-ignore-output"]
-start = time.perf_counter()
-uncached_out = lm_training.gpt_translate(model, test_numbers[:500], use_cache=False, generate=generate)
-uncached_seconds = time.perf_counter() - start
 same = sum(a == b for a, b in zip(gpt_out, uncached_out))
-print(f"cached and uncached translations identical for {same} of {len(uncached_out)} test numbers "
-      f"({uncached_seconds:.1f} s without the cache for these 500)")
+print(f"cached and uncached translations identical for {same} of {len(uncached_out)} test numbers")
 
 # %% [markdown]
 # ## How a decoder-only model translates: attention to its own prompt
@@ -830,16 +858,32 @@ print(f"measured: {len(cache.keys)} key and {len(cache.values)} value tensors of
 # top-p (each on what the one before left), then softmax and draw.
 
 # %%
-example = torch.tensor([2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0])
-fig, axes = plt.subplots(1, 5, figsize=(17, 2.8), sharey=True, constrained_layout=True)
-for ax, (title, logits) in zip(axes, [("temperature 1", example), ("temperature 0.5", example / 0.5),
-                                     ("temperature 2", example / 2), ("temperature 1, top-k 3", tc.top_k_filter(example, 3)),
-                                     ("temperature 1, top-p 0.8", tc.top_p_filter(example, 0.8))]):
-    ax.bar(range(len(example)), logits.softmax(-1))
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("token (by rank)")
-axes[0].set_ylabel("probability")
+examples = {"a sure model": torch.tensor([4.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0]),
+            "an unsure model": torch.tensor([1.0, 0.8, 0.6, 0.4, 0.2, 0.0, -0.2])}
+fig, axes = plt.subplots(2, 5, figsize=(17, 5.4), sharey=True, constrained_layout=True)
+for ax_row, (kind, example) in zip(axes, examples.items()):
+    for ax, (title, logits) in zip(ax_row, [("temperature 1", example), ("temperature 0.5", example / 0.5),
+                                            ("temperature 2", example / 2),
+                                            ("temperature 1, top-k 3", tc.top_k_filter(example, 3)),
+                                            ("temperature 1, top-p 0.8", tc.top_p_filter(example, 0.8))]):
+        kept = int(torch.isfinite(logits).sum())
+        ax.bar(range(len(example)), logits.softmax(-1))
+        ax.set_title(f"{title}" + (f": keeps {kept}" if "top" in title else ""), fontsize=10)
+        ax.set_xlabel("token (by rank)")
+    ax_row[0].set_ylabel(f"{kind}\nprobability")
 plt.show()
+for kind, example in examples.items():
+    print(f"{kind}: the most likely token has probability {example.softmax(-1)[0]:.2f}; top-k 3 keeps "
+          f"{int(torch.isfinite(tc.top_k_filter(example, 3)).sum())} tokens, top-p 0.8 keeps "
+          f"{int(torch.isfinite(tc.top_p_filter(example, 0.8)).sum())}")
+
+# %% [markdown]
+# Top-k keeps three tokens whatever the model thinks. Top-p adapts: when
+# the model is sure (top row) the most likely token alone already holds more
+# than 0.8 of the probability, so it keeps one token and sampling is greedy;
+# when the model is unsure (bottom row), it keeps as many tokens as it takes
+# to reach 0.8 (the counts are printed above). That is top-p's point: cut the
+# tail only where there is a clear head.
 
 # %% [markdown]
 # ### Exercise 6 · ★★☆ · about 12 minutes: sample the next token

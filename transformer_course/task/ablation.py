@@ -240,6 +240,9 @@ ABLATIONS: dict[str, dict] = {
     "no warm-up": {"warmup": 0},
     "pre-LN, no warm-up": {"norm_first": True, "warmup": 0},
     "no label smoothing": {"smoothing": 0.0},
+    # the deep stack without LayerNorm, given the same retries as post-LN
+    "no LayerNorm, long warm-up": {"layer_norm": False, "warmup": 300},
+    "no LayerNorm, lr / 5": {"layer_norm": False, "lr": 1e-3},
 }
 
 # Where the experiments run: the base setting and the settings searched for where a part matters.
@@ -266,6 +269,8 @@ EXPERIMENTS: list[tuple[str, str]] = [
     ("narrow, one layer", a) for a in ["full", "no feed-forward"]
 ] + [
     ("wide heads", a) for a in ["full", "no 1/sqrt(d_k)"]
+] + [
+    ("deep", a) for a in ["no LayerNorm, long warm-up", "no LayerNorm, lr / 5"]
 ]
 
 
