@@ -27,7 +27,6 @@ learner to them):
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -66,7 +65,7 @@ def pre_split(text: str) -> list[str]:
 def count_pairs(ids: Sequence[int]) -> dict[tuple[int, int], int]:
     """How often each adjacent pair occurs: [1, 2, 1, 2] -> {(1, 2): 2, (2, 1): 1}; 'aaa' has (a, a) twice."""
     counts: dict[tuple[int, int], int] = {}
-    for pair in itertools.pairwise(ids):
+    for pair in zip(ids, ids[1:]):
         counts[pair] = counts.get(pair, 0) + 1
     return counts
 
@@ -131,7 +130,7 @@ def encode_chunk(ids: list[int], merges: Sequence[tuple[int, int]]) -> list[int]
     """Apply the merges to one chunk's bytes, always the earliest-learned pair present first."""
     new_ids = {pair: N_BYTES + i for i, pair in enumerate(merges)}   # pair -> the token it became
     while len(ids) >= 2:
-        pair = min(itertools.pairwise(ids), key=lambda p: new_ids.get(p, float("inf")))
+        pair = min(zip(ids, ids[1:]), key=lambda p: new_ids.get(p, float("inf")))
         if pair not in new_ids:
             break                                         # no learned pair left in this chunk
         ids = merge(ids, pair, new_ids[pair])
