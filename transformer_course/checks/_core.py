@@ -51,6 +51,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
+from . import _locate
+
 STRICT_ENV_VAR = "TRANSFORMER_COURSE_STRICT"
 
 
@@ -468,6 +470,7 @@ def expect_close(
     mistakes: Mapping[str, torch.Tensor | Callable[[], torch.Tensor]] | None = None,
     axes: Sequence[str] | None = None,
     properties: Sequence[Callable[[torch.Tensor], str | None]] = (),
+    factors: Mapping[str, float] | None = None,
 ) -> None:
     """Fail unless ``actual`` matches ``expected``; say which known mistake it matches, if any.
 
@@ -478,7 +481,10 @@ def expect_close(
     equals the right answer on this input, is skipped). Otherwise the message gives
     shape problems, a wrong dtype, NaNs, a broken property (each of ``properties``
     returns what is wrong with ``actual``, or None: rows that do not sum to 1, ...),
-    or the largest difference and where it is.
+    a simple relation to the right answer (a constant factor, named from ``factors`` such as
+    ``{"sqrt(d_k)": 2.83}`` or from the shape, a transpose, a shift, ...: see ``_locate.relate``),
+    the first stage of a module that differs (``_locate.locate``, for modules paired by
+    :func:`copy_parameters`), or the largest difference and where it is.
     """
     actual = expect_tensor(actual, what)
     if is_close(actual, expected, atol, rtol):  # right: no mistake can match (each differs from expected)
@@ -495,10 +501,16 @@ def expect_close(
         raise CheckFailed(f"{verb(what, 'contains', 'contain')} NaN at {int(bad_nan.sum())} of {got.numel()} positions")
     if is_close(got, want, atol, rtol):
         return
+    related = _locate.relate(actual, expected, axes, atol, rtol, factors=factors)
+    if related is not None:
+        raise CheckFailed(f"{verb(what, 'is', 'are')} wrong: {related}")
     for prop in properties:
         broken = prop(got)
         if broken:
             raise CheckFailed(f"{verb(what, 'is', 'are')} wrong: {broken}")
+    located = _locate.locate(actual, expected, atol, rtol)
+    if located is not None:
+        raise CheckFailed(f"{verb(what, 'is', 'are')} wrong: {located}")
     diff = torch.nan_to_num((got - want).abs(), nan=float("inf"))
     index = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
     raise CheckFailed(
@@ -548,6 +560,7 @@ def copy_parameters(source: torch.nn.Module, target: torch.nn.Module, what: str)
         for name, param in want.items():
             expect_shape(have[name], param.shape, f"{what}.{name}")
             have[name].copy_(param)
+    _locate.pair(source, target)  # from now on, a wrong output is located stage by stage
 
 
 def rows_sum_to_one(got: torch.Tensor, zero_rows: bool = False) -> str | None:
