@@ -410,7 +410,7 @@ CATALOG = [
     ("look-alike", checks.training.check_train_step, _train_step(order="scheduler_first"),
      "scheduler.step() comes before optimizer.step()"),
     ("look-alike", checks.warmup.check_chunk_sequence, lambda x, c: rearrange(x, "b (n c) d -> b n c d", n=c),
-     "it binds n="),
+     "it makes chunk_len = 4 chunks of 3 positions"),
     ("look-alike", checks.multihead.check_load_torch_weights, _loader(transpose=True), "holds its chunk transposed"),
     # --- the loop ---------------------------------------------------------------------------------------------------
     ("loop", checks.residual.check_softmax, lambda z: torch.softmax(z, dim=-1), "without softmax"),

@@ -183,7 +183,7 @@ def _check_attention(fn: Callable) -> None:
         with case(description):
             output, weights = ref.scaled_dot_product_attention(q, k, v, mask)
             result = call(fn, q, k, v, mask)
-            if not isinstance(result, tuple) or len(result) != 2:
+            if not isinstance(result, (tuple, list)) or len(result) != 2:  # a list unpacks like a tuple
                 kind = type(result).__name__ if not isinstance(result, tuple) else f"a tuple of {len(result)}"
                 raise CheckFailed(f"it should return a tuple (output, weights) but returned {kind}")
             got_output, got_weights = (expect_tensor(t, name) for t, name in zip(result, ("`output`", "`weights`")))

@@ -208,10 +208,20 @@ def _cache_state(cache: ref.KVCache, layer: int, B: int, H: int, tokens: int, d_
     if k.dim() != 4 or k.shape[-1] != d_k and k.shape[-1] == H * d_k:
         raise CheckFailed(f"the cached keys have shape {tuple(k.shape)}: split the heads first, the cache "
                           f"holds (batch, n_heads, tokens, d_k) = ({B}, {H}, {tokens}, {d_k})")
-    if k.shape[2] != tokens:
-        how = ("it was replaced, not grown: cache.append(layer, k, v) adds the new tokens to the old ones"
-               if k.shape[2] < tokens else "it grew by more than the new tokens")
-        raise CheckFailed(f"after {call} the cache should hold {tokens} tokens but holds {k.shape[2]}: {how}")
+    want = (B, H, tokens, d_k)
+    if tuple(k.shape) != want:
+        names = ("batch", "n_heads", "tokens", "d_k")
+        grown = [i for i in range(min(k.dim(), 4)) if k.shape[i] > want[i] and i != 2]
+        if grown and k.dim() == 4:  # it grew, along another axis than the tokens'
+            how = (f"it grew along axis {grown[0]} ({names[grown[0]]}) instead of the tokens axis 2: new keys go "
+                   f"after the old ones along the tokens, torch.cat([old, new], dim=2) (or k, v = "
+                   f"cache.append(layer, k, v), which does it)")
+        elif k.dim() == 4 and k.shape[2] < tokens:
+            how = "it was replaced, not grown: cache.append(layer, k, v) adds the new tokens to the old ones"
+        else:
+            how = "it grew by more than the new tokens" if k.dim() == 4 and k.shape[2] > tokens else "wrong shape"
+        raise CheckFailed(f"after {call} the cache should hold keys of shape {want} (batch, n_heads, tokens, d_k) "
+                          f"but holds {tuple(k.shape)}: {how}")
 
 
 def _attend_mistakes(attn, x, k_all, v_all, k_new, v_new, mask) -> dict:
@@ -247,8 +257,12 @@ def _check_attend_with_cache(fn: Callable) -> None:
                         actual = fn(attn, x.clone(), ours, layer, mask)
                     except NotImplementedError:  # a stub: "not done yet"
                         raise
-                    except (RuntimeError, ValueError):  # a shape error: say first what is wrong with the cache
-                        _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
+                    except (RuntimeError, ValueError) as error:  # a shape error: say what is wrong with the cache
+                        try:
+                            _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
+                        except CheckFailed as wrong:  # and show the learner's own error with it
+                            raise CheckFailed(f"{wrong}; then your code raised {type(error).__name__}: "
+                                              f"{str(error).splitlines()[0] if str(error) else ''}") from None
                         raise
                     _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
                     mistakes = _attend_mistakes(attn, x, theirs.keys[layer], theirs.values[layer], k_new, v_new, mask)
