@@ -87,6 +87,13 @@ def _relate(actual, expected, axes, atol, rtol, sizes, factors) -> str | None:
                 how = (f"{1 / c:.4g} times too small (a factor {c:.4g}{named}): divided once too often "
                        f"(or a multiplication is missing)")
             return f"it is the right result times a constant, {how}"
+    kept = a != 0
+    if bool((~kept & (e != 0)).any()) and bool(kept.any()):
+        c = float((a[kept] / e[kept]).mean())
+        if c > 1.01 and _close(a[kept], c * e[kept], **tol):
+            return (f"it is the right result with dropout applied: some entries are 0 and the others are the right "
+                    f"ones times {c:.4g} = 1/(1 - p) for p = {1 - 1 / c:.2g}; is dropout on where it should be off "
+                    f"(eval mode: use self.dropout, or F.dropout(..., training=self.training))?")
     if e.dim() >= 1 and e.shape[-1] > 1:
         rows = e.abs().sum(-1, keepdim=True) > 0
         row_c = (a * e).sum(-1, keepdim=True) / (e * e).sum(-1, keepdim=True).clamp_min(1e-30)
@@ -96,12 +103,12 @@ def _relate(actual, expected, axes, atol, rtol, sizes, factors) -> str | None:
                     "computed from the same numbers as the numerator) that differs")
         sums_to_one = bool(((e.sum(-1) - 1).abs() < 1e-4).all()) and bool((e >= 0).all())
         if sums_to_one:
-            if _close(torch.softmax(a, -1), e, **tol):
-                return ("it is the values BEFORE the softmax (logits or scores): the softmax of each row of yours "
-                        "gives the right probabilities; return the probabilities")
             if _close(a.exp(), e, **tol):
                 return ("it is log-probabilities (exp of yours gives the right probabilities, all of yours <= 0): "
                         "return the probabilities, not their logarithm")
+            if _close(torch.softmax(a, -1), e, **tol):
+                return ("it is the values BEFORE the softmax (logits or scores): the softmax of each row of yours "
+                        "gives the right probabilities; return the probabilities")
         if _close(a, torch.softmax(e, -1), **tol):
             return ("it is probabilities where logits (scores) were asked: each row of yours sums to 1, the softmax "
                     "of the right result; leave the softmax out")

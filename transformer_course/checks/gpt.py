@@ -8,6 +8,8 @@ mode (dropout off). Masks: bool, True = may attend.
 
 from __future__ import annotations
 
+import re
+
 from typing import Callable
 
 import torch
@@ -18,7 +20,7 @@ from ..config import ModelConfig
 from ..masks import causal_mask, target_mask
 from ..multihead import merge_heads, split_heads
 from ..task import lm_training
-from ._core import CheckFailed, call, case, copy_parameters, exercise, expect_close, expect_tensor, randn
+from ._core import CheckFailed, LearnerError, call, case, copy_parameters, exercise, expect_close, expect_tensor, randn
 from .block import randomize_norms, reference_and_learner, seeded
 
 
@@ -258,11 +260,17 @@ def _check_attend_with_cache(fn: Callable) -> None:
                     except NotImplementedError:  # a stub: "not done yet"
                         raise
                     except (RuntimeError, ValueError) as error:  # a shape error: say what is wrong with the cache
-                        try:
-                            _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
-                        except CheckFailed as wrong:  # and show the learner's own error with it
-                            raise CheckFailed(f"{wrong}; then your code raised {type(error).__name__}: "
-                                              f"{str(error).splitlines()[0] if str(error) else ''}") from None
+                        held = ours.keys[layer]
+                        if (held is None and past == 0) or (held is not None and held.dim() == 4
+                                                             and held.shape[2] == past):
+                            joined = re.search(r"except in dimension (-?\d+)", str(error))
+                            hint = (f"; torch.cat joins along axis {joined.group(1)}, but the cache grows along "
+                                    f"the tokens, axis 2 of (batch, n_heads, tokens, d_k): torch.cat([old, new], "
+                                    f"dim=2), or k, v = cache.append(layer, k, v)"
+                                    if joined and joined.group(1) not in ("2", "-2") else "")
+                            raise LearnerError(f"your code raised {type(error).__name__} ({call}){hint}",
+                                               error) from None  # its own error, where it happened
+                        _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
                         raise
                     _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
                     mistakes = _attend_mistakes(attn, x, theirs.keys[layer], theirs.values[layer], k_new, v_new, mask)
