@@ -344,28 +344,38 @@ _PARTNER: "weakref.WeakKeyDictionary[nn.Module, Any]" = weakref.WeakKeyDictionar
 def pair(reference: nn.Module, learner: nn.Module) -> None:
     """Record, from now on, the stages of every top-level call of both modules (kept: the last few)."""
     _PARTNER[learner] = weakref.ref(reference)
-    for module in (reference, learner):
-        if module in _RUNS:
+    for root in (reference, learner):
+        if root in _RUNS:
             continue
-        _RUNS[module] = collections.deque(maxlen=6)
-        module.register_forward_pre_hook(_start)
-        module.register_forward_hook(_finish)
+        _RUNS[root] = collections.deque(maxlen=6)
+        root._tc_calls = None  # the list the sub-modules' hooks append to while a top-level call runs
+        root.register_forward_pre_hook(_start)
+        root.register_forward_hook(_finish)
+        for name, module in root.named_modules():
+            if name and not isinstance(module, _SKIP):
+                module.register_forward_hook(_recorder(weakref.ref(root), name), with_kwargs=True)
+
+
+def _recorder(root: "weakref.ref[nn.Module]", name: str) -> Callable:
+    def hook(module, args, kwargs, output):
+        top = root()
+        calls = None if top is None else top.__dict__.get("_tc_calls")
+        if calls is not None:
+            out = _first_tensor(output)
+            calls.append(Call(name, type(module).__name__, [t.detach() for t in _tensor_args(args, kwargs)],
+                              None if out is None else out.detach()))
+    return hook
 
 
 def _start(module: nn.Module, args: tuple) -> None:
-    recorder = stages(module)
-    recorder.__enter__()
-    module._tc_recorder = recorder
+    module._tc_calls = []
 
 
 def _finish(module: nn.Module, args: tuple, output: Any) -> None:
-    recorder = getattr(module, "_tc_recorder", None)
-    if recorder is None:
-        return
-    recorder.__exit__()
-    module._tc_recorder = None
-    out = _first_tensor(output)
-    _RUNS[module].append((None if out is None else out.detach(), recorder.calls))
+    calls, module._tc_calls = module.__dict__.get("_tc_calls"), None
+    if calls is not None:
+        out = _first_tensor(output)
+        _RUNS[module].append((None if out is None else out.detach(), calls))
 
 
 def _run_of(module: nn.Module, output: torch.Tensor, atol: float, rtol: float) -> list[Call] | None:
