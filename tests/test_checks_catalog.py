@@ -675,6 +675,11 @@ def _cache_cat_on_heads(attn, x, cache, layer, mask=None):
     return attn.w_o(tc.merge_heads(tc.scaled_dot_product_attention(q, k, v, mask)[0]))
 
 
+def _target_mask_queries_and_keys(tgt, pad_id):
+    pad = tc.padding_mask(tgt, pad_id)  # (B, 1, 1, T)
+    return pad & pad.transpose(-2, -1) & tc.causal_mask(tgt.shape[1], device=tgt.device)  # hides pad queries too
+
+
 WRONG_WAY = [  # (check, wrong answer, what the message must say, what it must no longer say)
     (checks.residual.check_softmax,
      lambda z: torch.exp(z - z.max(dim=-1, keepdim=True).values) / torch.exp(z).sum(dim=-1, keepdim=True),
@@ -685,9 +690,7 @@ WRONG_WAY = [  # (check, wrong answer, what the message must say, what it must n
      "two calls on the same input give different outputs", "reshape"),
     (checks.warmup.check_chunk_sequence, lambda x, c: torch.stack(x.chunk(c, dim=1), dim=1),
      "x.chunk(k) makes k chunks", "it binds n="),
-    (checks.encoder_decoder.check_target_mask,
-     lambda tgt, pad_id: (lambda p: p & p.transpose(-2, -1) & tc.causal_mask(tgt.shape[1], device=tgt.device))(
-         tc.padding_mask(tgt, pad_id)),
+    (checks.encoder_decoder.check_target_mask, _target_mask_queries_and_keys,
      "the rows of the padding positions (as queries) are all False", "instead of the columns"),
     (checks.gpt.check_attend_with_cache, _cache_cat_on_heads,
      "torch.cat joins along axis 1, but the cache grows along the tokens, axis 2", "replaced, not grown"),

@@ -331,7 +331,7 @@ class _Assembled(nn.Module):
         self.src_embed = nn.Embedding(config.source_vocab_size, d_model)
         self.tgt_embed = nn.Embedding(config.vocab_size, d_model)
         self.pos_encoding = tc.SinusoidalPositionalEncoding(d_model, config.max_len, config.dropout)
-        stack = dict(d_model=d_model, n_heads=config.n_heads, d_ff=config.d_ff, dropout=config.dropout,
+        stack = dict(d_model=d_model, n_heads=config.n_heads, d_ff=config.d_ff, dropout=config.dropout,  # noqa: C408
                      norm_first=config.norm_first, activation=config.activation, final_norm=config.final_norm)
         self.encoder = tc.Encoder(config.n_layers, **stack)
         self.decoder = tc.Decoder(config.decoder_layers, **stack)
@@ -489,7 +489,7 @@ def _forward_cache(variant):
         if variant == "no_mask":
             mask = None
         for layer, block in enumerate(model.blocks):
-            x = block.attn_sublayer(x, lambda y: tc.attend_with_cache(block.self_attn, y, cache, layer, mask))
+            x = block.attn_sublayer(x, lambda y: tc.attend_with_cache(block.self_attn, y, cache, layer, mask))  # noqa: B023
             x = block.ff_sublayer(x, block.feed_forward)
         if model.norm is not None and variant != "no_final_norm":
             x = model.norm(x)

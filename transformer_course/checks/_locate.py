@@ -22,8 +22,9 @@ from __future__ import annotations
 import collections
 import math
 import weakref
+from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -61,7 +62,7 @@ def relate(actual: torch.Tensor, expected: torch.Tensor, axes: Sequence[str] | N
     """What ``actual`` is to ``expected`` (same shape), in words, or None when no simple relation holds."""
     try:
         return _relate(actual, expected, axes, atol, rtol, sizes, factors)
-    except Exception:  # a relation that cannot be tested on these tensors: never the learner's error
+    except Exception:  # noqa: BLE001 (a relation that cannot be tested here is never the learner's error)
         return None
 
 
@@ -69,7 +70,7 @@ def _relate(actual, expected, axes, atol, rtol, sizes, factors) -> str | None:
     a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
     if a.shape != e.shape or a.numel() == 0 or not torch.isfinite(e).all() or not torch.isfinite(a).all():
         return None
-    tol = dict(atol=max(atol, 1e-5), rtol=max(rtol, 1e-4))
+    tol = {"atol": max(atol, 1e-5), "rtol": max(rtol, 1e-4)}
     if e.dtype == torch.bool or expected.dtype == torch.bool:
         return _relate_layout(a, e, axes, tol)
     if not bool(a.any()):
@@ -216,7 +217,7 @@ class stages:
     def __init__(self, root: nn.Module):
         self.root, self.calls, self.handles = root, [], []
 
-    def __enter__(self) -> "stages":
+    def __enter__(self) -> stages:  # noqa: PYI034 (typing.Self needs Python 3.11; the course runs on 3.10)
         for name, module in self.root.named_modules():
             if name and not isinstance(module, _SKIP):
                 self.handles.append(module.register_forward_hook(self._hook(name), with_kwargs=True))
@@ -280,12 +281,12 @@ def first_stage(reference: list[Call], learner: list[Call], atol: float = 1e-5, 
         if len(c.inputs) != len(mine.inputs):
             return (f"the first stage that differs: {_what(c)} is called with {len(mine.inputs)} tensor "
                     f"argument(s), the reference passes {len(c.inputs)}")
-        if c.output is not None and mine.output is not None and (
+        leaf = not any(x.name.startswith(c.name + ".") for x in reference)
+        if leaf and c.output is not None and mine.output is not None and (
                 c.output.shape != mine.output.shape or not torch.allclose(
                     mine.output.double(), c.output.double(), atol=atol, rtol=rtol)):
-            if not any(x.name.startswith(c.name + ".") for x in reference):
-                return (f"the first stage that differs: {_what(c)} gets the right inputs but returns something else "
-                        f"(is it your own version of it that differs?)")
+            return (f"the first stage that differs: {_what(c)} gets the right inputs but returns something else "
+                    f"(is it your own version of it that differs?)")
     return None
 
 
@@ -337,8 +338,8 @@ def _came_from(reference: list[Call], call: Call, i: int) -> str:
 
 # --- pairs: a learner's module and the reference module with the same weights ---------------------------------
 
-_RUNS: "weakref.WeakKeyDictionary[nn.Module, collections.deque]" = weakref.WeakKeyDictionary()
-_PARTNER: "weakref.WeakKeyDictionary[nn.Module, Any]" = weakref.WeakKeyDictionary()
+_RUNS: weakref.WeakKeyDictionary[nn.Module, collections.deque] = weakref.WeakKeyDictionary()
+_PARTNER: weakref.WeakKeyDictionary[nn.Module, Any] = weakref.WeakKeyDictionary()
 
 
 def pair(reference: nn.Module, learner: nn.Module) -> None:
@@ -356,7 +357,7 @@ def pair(reference: nn.Module, learner: nn.Module) -> None:
                 module.register_forward_hook(_recorder(weakref.ref(root), name), with_kwargs=True)
 
 
-def _recorder(root: "weakref.ref[nn.Module]", name: str) -> Callable:
+def _recorder(root: weakref.ref[nn.Module], name: str) -> Callable:
     def hook(module, args, kwargs, output):
         top = root()
         calls = None if top is None else top.__dict__.get("_tc_calls")
@@ -390,7 +391,7 @@ def locate(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, rto
     """For a learner's module output ``actual`` (paired by copy_parameters), the first stage that differs."""
     try:
         return _locate(actual, expected, atol, rtol)
-    except Exception:  # the recordings cannot be compared: say nothing rather than something wrong
+    except Exception:  # noqa: BLE001 (recordings that cannot be compared: say nothing rather than something wrong)
         return None
 
 

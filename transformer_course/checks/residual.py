@@ -36,7 +36,7 @@ def _softmax_mistakes(logits: torch.Tensor) -> dict:
             lambda: logits / logits.sum(dim=-1, keepdim=True),
         "it subtracts one maximum over the whole tensor: a row far below it underflows to 0 / 0 = NaN; "
         "subtract each row's own maximum, logits.max(dim=-1, keepdim=True)":
-            lambda: (lambda e: e / e.sum(dim=-1, keepdim=True))((logits - logits.max()).exp()),
+            lambda: (logits - logits.max()).exp() / (logits - logits.max()).exp().sum(dim=-1, keepdim=True),
     }
     if logits.shape[-1] == logits.shape[-2]:  # only a square input lets this mistake run at all
         mistakes["sum(dim=-1) without keepdim=True drops the axis, so the division lines up the row "
