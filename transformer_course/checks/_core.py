@@ -394,15 +394,16 @@ def call(fn: Callable, *args: Any, forbidden: Mapping[str, str] | None = None, *
 _BATCH_T = "The use of `x.T` on tensors of dimension other than 2"
 
 
-_SHOWN: dict[str, dict] = {}  # per file, the registry of warnings already shown (each shown once, as Python does)
+_SHOWN: set[tuple] = set()  # the learner's warnings already shown: each once, as Python's default does
 
 
 def _pass_on(warned: list) -> None:
     """Show again the warnings the learner's code raised, except `.T` on a batch (the check explains it)."""
     for w in warned:
-        if not str(w.message).startswith(_BATCH_T):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
-                                   registry=_SHOWN.setdefault(w.filename, {}))
+        key = (w.filename, w.lineno, w.category, str(w.message))
+        if not str(w.message).startswith(_BATCH_T) and key not in _SHOWN:
+            _SHOWN.add(key)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _touches(watch: _Watch, value: Any) -> bool:
