@@ -260,3 +260,42 @@ def test_ipython_shows_the_learners_frames_and_hides_the_checks(capsys):
     assert "masked_softmax: your code raised TypeError (case: no mask" in text
     assert "scores.masked_fill(~mask" in text and "bad operand type for unary ~" in text
     assert "_core.py" not in text and "mistakes" not in text and "ref.masked_softmax" not in text
+
+
+# --- issue 18: relate a wrong result to the right one, locate the first stage that differs -----------------
+
+
+def test_relate_names_the_relation_a_mistake_leaves():
+    from transformer_course.checks._locate import relate
+    right = checks.randn(2, 5, 8, seed=1)
+    assert "a factor 2.828 = sqrt(8) too large" in relate(right * 8 ** 0.5, right)
+    assert "= 1/sqrt(8)" in relate(right / 8 ** 0.5, right)
+    assert "= sqrt(d_k)" in relate(right * 2, right, factors={"sqrt(d_k)": 2.0})
+    probs = right.softmax(-1)
+    assert "log-probabilities" in relate(probs.log(), probs)
+    assert "BEFORE the softmax" in relate(right, probs)
+    assert "probabilities where logits" in relate(probs, right)
+    assert "log-probabilities where logits" in relate(right.log_softmax(-1), right)
+    square = checks.randn(2, 5, 5, seed=2)
+    assert "transposed" in relate(square.transpose(-2, -1), square)
+    shifted = torch.cat([right[:, :1], right[:, :-1]], dim=1)
+    assert "shifted by one along axis 1 (seq_len)" in relate(shifted, right, axes=("batch", "seq_len", "d_model"))
+    assert "reverse order along axis 1" in relate(right.flip(1), right)
+    assert "ReLU" in relate(right.clamp_min(0), right)
+    dropped = right * 2 * (checks.randn(2, 5, 8, seed=3) > 0)  # dropout with p = 0.5
+    assert "dropout applied" in relate(dropped, right)
+    assert relate(checks.randn(2, 5, 8, seed=4), right) is None  # no simple relation: say nothing
+
+
+def test_locate_reports_the_first_stage_that_differs():
+    ref = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 4)).eval()
+
+    class Mine(torch.nn.Sequential):
+        def forward(self, x):  # the activation forgotten
+            return self[2](self[0](x))
+
+    mine = Mine(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 4)).eval()
+    checks.copy_parameters(ref, mine, "mine")
+    x = checks.randn(3, 4, seed=1)
+    with pytest.raises(CheckFailed, match=r"the input of `2` .*a ReLU \(the activation\) .* missing"):
+        expect_close(mine(x), ref(x), "y")

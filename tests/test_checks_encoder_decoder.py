@@ -82,7 +82,7 @@ TARGET_MASK_MISTAKES = {
     "only the causal part": lambda tgt, pad_id: _causal(tgt).expand(tgt.shape[0], 1, -1, -1),
     "only the padding part": lambda tgt, pad_id: _keys(tgt, pad_id).expand(-1, 1, tgt.shape[1], -1),
     "wrong triangle": lambda tgt, pad_id: _keys(tgt, pad_id) & _causal(tgt).T,
-    r"applied to the rows \(queries\)": lambda tgt, pad_id: (tgt != pad_id)[:, None, :, None] & _causal(tgt),
+    r"the rows of the padding positions \(as queries\) are all False": lambda tgt, pad_id: (tgt != pad_id)[:, None, :, None] & _causal(tgt),
     "treats id 0 as padding": lambda tgt, pad_id: _keys(tgt, 0) & _causal(tgt),
     "must be bool": lambda tgt, pad_id: (_keys(tgt, pad_id) & _causal(tgt)).float(),
     r"it has 3 axes instead of 4": lambda tgt, pad_id: (_keys(tgt, pad_id) & _causal(tgt))[:, 0],

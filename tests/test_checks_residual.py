@@ -122,7 +122,7 @@ def block_with(forward):
     (lambda self, x: x + self.linear2(self.linear1(x)), "the ReLU between linear1 and linear2 is missing"),
     (lambda self, x: x + torch.relu(self.linear2(self.linear1(x))), "the ReLU is applied to the update's output"),
     (lambda self, x: 2 * x + self.linear2(torch.relu(self.linear1(x))), "x is added twice"),
-    (lambda self, x: x + self.linear2(torch.tanh(self.linear1(x))), "differs from the reference"),
+    (lambda self, x: x + self.linear2(torch.tanh(self.linear1(x))), "the first stage that differs is the input of `linear2`"),
 ])
 def test_residual_block_mistakes(forward, message):
     assert message in failure(checks.check_residual_block, block_with(forward))

@@ -84,7 +84,7 @@ def test_mean_over_positions_wrong_axis_caught_when_shapes_agree():
             lambda a, b: a.transpose(-2, -1) @ b if a.shape == b.shape else a @ b.transpose(-2, -1),
             "sums over the rows instead of over d",
         ),
-        (lambda a, b: a @ b.transpose(-2, -1) / a.shape[-1], "differs from the reference"),
+        (lambda a, b: a @ b.transpose(-2, -1) / a.shape[-1], "5 times too small (a factor 0.2 = 1/5)"),
         (lambda a, b: (a @ b.transpose(-2, -1))[0], "it has 2 axes instead of 3"),
     ],
 )
@@ -99,7 +99,7 @@ def test_pairwise_dot_mistakes(wrong, message):
         (lambda x, c: rearrange(x, "b (c n) d -> b n c d", c=c), "interleaved, not consecutive"),
         (lambda x, c: rearrange(x, "b (n c) d -> b c n d", c=c), "n_chunks and chunk_len are swapped"),
         (lambda x, c: rearrange(x, "b (n c) d -> (b n) c d", c=c), "it has 3 axes instead of 4"),
-        (lambda x, c: x.view(x.shape[0], -1, c, x.shape[-1]).flip(1), "differs from the reference"),
+        (lambda x, c: x.view(x.shape[0], -1, c, x.shape[-1]).flip(1), "in reverse order along axis 1 (n_chunks)"),
     ],
 )
 def test_chunk_sequence_mistakes(wrong, message):

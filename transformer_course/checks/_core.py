@@ -45,11 +45,14 @@ import inspect
 import linecache
 import os
 import traceback
+import warnings
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
+
+from . import _locate
 
 STRICT_ENV_VAR = "TRANSFORMER_COURSE_STRICT"
 
@@ -263,10 +266,14 @@ class _Watch(TorchFunctionMode):
         self.forbidden = forbidden
         self.called: list[tuple[str, str]] = []  # forbidden calls made: (name, line)
         self.marked = False  # whether any tensor was made on the CPU yet
+        self.batch_t: str | None = None  # where `.T` was used on a tensor that is not 2-D
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
+        if name == "__get__" and getattr(func, "__self__", None) is torch.Tensor.T and self.batch_t is None \
+                and args and isinstance(args[0], torch.Tensor) and args[0].dim() > 2:
+            self.batch_t = _learner_line() or "your code"
         if name in self.forbidden:
             line = _learner_line()
             if line is not None:
@@ -337,16 +344,27 @@ def call(fn: Callable, *args: Any, forbidden: Mapping[str, str] | None = None, *
     copies = pytree.tree_map(lambda a: a.clone() if isinstance(a, torch.Tensor) else a, (args, kwargs))
     named = _describe(*copies, fn)
     watch = _Watch(_tensors(copies), forbidden or {})
+    warned: list = []
     try:
-        with watch:
-            result = fn(*copies[0], **copies[1])
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            with watch:
+                result = fn(*copies[0], **copies[1])
     except NotImplementedError:
         raise
     except Exception as error:
+        if watch.batch_t is not None:
+            raise CheckFailed(
+                f"`.T` at {watch.batch_t} is used on a tensor with more than 2 axes: `.T` reverses ALL the "
+                f"axes, so a batch of matrices (batch, m, d) becomes (d, m, batch), not (batch, d, m). To "
+                f"transpose each matrix of a batch, swap the last two axes: x.transpose(-2, -1) (or x.mT)"
+            ) from None
         error._tc_inputs = ", ".join(  # type: ignore[attr-defined]
             f"{n} {_fmt_value(v)}" if isinstance(v, (torch.Tensor, tuple, list)) else f"{n}={_fmt_value(v)}"
             for n, v in named)
         raise
+    finally:
+        _pass_on(warned)  # outside catch_warnings: shown as they would have been
     if watch.called:
         name, line = watch.called[0]
         raise CheckFailed(f"it calls {name} at {line}; {watch.forbidden[name]}")
@@ -371,6 +389,21 @@ def call(fn: Callable, *args: Any, forbidden: Mapping[str, str] | None = None, *
                 f"its output would be on the CPU on a GPU machine: it is made by {made_on_cpu(t)} without "
                 f"device=. Make it on the inputs' device (device=x.device for an input x)")
     return result
+
+
+_BATCH_T = "The use of `x.T` on tensors of dimension other than 2"
+
+
+_SHOWN: set[tuple] = set()  # the learner's warnings already shown: each once, as Python's default does
+
+
+def _pass_on(warned: list) -> None:
+    """Show again the warnings the learner's code raised, except `.T` on a batch (the check explains it)."""
+    for w in warned:
+        key = (w.filename, w.lineno, w.category, str(w.message))
+        if not str(w.message).startswith(_BATCH_T) and key not in _SHOWN:
+            _SHOWN.add(key)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _touches(watch: _Watch, value: Any) -> bool:
@@ -468,6 +501,8 @@ def expect_close(
     mistakes: Mapping[str, torch.Tensor | Callable[[], torch.Tensor]] | None = None,
     axes: Sequence[str] | None = None,
     properties: Sequence[Callable[[torch.Tensor], str | None]] = (),
+    factors: Mapping[str, float] | None = None,
+    locate: Callable[[], str | None] | None = None,
 ) -> None:
     """Fail unless ``actual`` matches ``expected``; say which known mistake it matches, if any.
 
@@ -478,6 +513,10 @@ def expect_close(
     equals the right answer on this input, is skipped). Otherwise the message gives
     shape problems, a wrong dtype, NaNs, a broken property (each of ``properties``
     returns what is wrong with ``actual``, or None: rows that do not sum to 1, ...),
+    a simple relation to the right answer (a constant factor, named from ``factors`` such as
+    ``{"sqrt(d_k)": 2.83}`` or from the shape, a transpose, a shift, ...: see ``_locate.relate``),
+    the first stage of a module that differs (``_locate.locate``, for modules paired by
+    :func:`copy_parameters`, or ``locate()``, e.g. ``_locate.first_stage`` of two recorded runs),
     or the largest difference and where it is.
     """
     actual = expect_tensor(actual, what)
@@ -495,10 +534,16 @@ def expect_close(
         raise CheckFailed(f"{verb(what, 'contains', 'contain')} NaN at {int(bad_nan.sum())} of {got.numel()} positions")
     if is_close(got, want, atol, rtol):
         return
+    related = _locate.relate(actual, expected, axes, atol, rtol, factors=factors)
+    if related is not None:
+        raise CheckFailed(f"{verb(what, 'is', 'are')} wrong: {related}")
     for prop in properties:
         broken = prop(got)
         if broken:
             raise CheckFailed(f"{verb(what, 'is', 'are')} wrong: {broken}")
+    located = locate() if locate is not None else _locate.locate(actual, expected, atol, rtol)
+    if located is not None:
+        raise CheckFailed(f"{verb(what, 'is', 'are')} wrong: {located}")
     diff = torch.nan_to_num((got - want).abs(), nan=float("inf"))
     index = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
     raise CheckFailed(
@@ -548,6 +593,7 @@ def copy_parameters(source: torch.nn.Module, target: torch.nn.Module, what: str)
         for name, param in want.items():
             expect_shape(have[name], param.shape, f"{what}.{name}")
             have[name].copy_(param)
+    _locate.pair(source, target)  # from now on, a wrong output is located stage by stage
 
 
 def rows_sum_to_one(got: torch.Tensor, zero_rows: bool = False) -> str | None:
@@ -560,8 +606,13 @@ def rows_sum_to_one(got: torch.Tensor, zero_rows: bool = False) -> str | None:
         ok |= sums.abs() < 1e-6
     if bool(ok.all()):
         return None
-    return (f"each row (over the last axis) must sum to 1, but {int((~ok).sum())} of {ok.numel()} rows do "
-            f"not (one sums to {sums[~ok][0].item():.4g}); normalise over the last axis, keepdim=True")
+    head = (f"each row (over the last axis) must sum to 1, but {int((~ok).sum())} of {ok.numel()} rows do "
+            f"not (one sums to {sums[~ok][0].item():.4g})")
+    for axis in range(got.dim() - 1):  # normalised over another axis: say which
+        if got.shape[axis] > 1 and bool(((got.sum(dim=axis) - 1).abs() < 1e-4).all()):
+            return f"{head}: it is normalised over axis {axis} instead; normalise over the last axis, keepdim=True"
+    return (f"{head}: the division does not make each row's entries add up to 1; divide each row by the sum "
+            f"of that same row's numerators (over the last axis, keepdim=True)")
 
 
 def _in_train_mode(module: torch.nn.Module, run: Callable[[], Any], seed: int = 0) -> Any:

@@ -183,7 +183,7 @@ def _check_attention(fn: Callable) -> None:
         with case(description):
             output, weights = ref.scaled_dot_product_attention(q, k, v, mask)
             result = call(fn, q, k, v, mask)
-            if not isinstance(result, tuple) or len(result) != 2:
+            if not isinstance(result, (tuple, list)) or len(result) != 2:  # a list unpacks like a tuple
                 kind = type(result).__name__ if not isinstance(result, tuple) else f"a tuple of {len(result)}"
                 raise CheckFailed(f"it should return a tuple (output, weights) but returned {kind}")
             got_output, got_weights = (expect_tensor(t, name) for t, name in zip(result, ("`output`", "`weights`")))
@@ -205,6 +205,10 @@ def _check_attention(fn: Callable) -> None:
                         lambda: ref.masked_softmax(scores),
                     "the mask has the wrong polarity: True means 'may attend'":
                         lambda: ref.masked_softmax(scores, ~mask),
+                    "the mask is applied after the softmax (weights times the mask): the masked weights are "
+                    "removed but the rest no longer sum to 1; hide the masked scores (-inf) BEFORE the softmax, "
+                    "as your masked_softmax from exercise 2 does":
+                        lambda: torch.softmax(scores, dim=-1) * mask,
                     "a fully masked row (here: a sequence that is all padding) gives NaN; such a query "
                     "must get all-zero weights (your masked_softmax from exercise 2 does that)":
                         lambda: torch.softmax(scores.masked_fill(~mask, NEG_INF), dim=-1),

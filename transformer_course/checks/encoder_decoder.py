@@ -15,6 +15,7 @@ from .. import encoder_decoder as ref
 from .. import masks
 from ..config import ModelConfig
 from ._core import CheckFailed, call, case, exercise, expect_close, expect_tensor, randn, without_grad
+from ._locate import first_stage, stages
 from .block import randomize_norms, reference_and_learner, seeded
 
 
@@ -148,6 +149,10 @@ def _check_target_mask(fn: Callable) -> None:
             rows = (tgt != pad_id)[:, None, :, None]
             causal = masks.causal_mask(T)
             future = torch.triu(torch.ones(T, T, dtype=torch.bool))
+            if actual.shape == (T, T) and bool((actual == causal).all()) and not bool(expected.all()):
+                raise CheckFailed("the mask is the causal mask alone, (tgt_len, tgt_len): the padding part is "
+                                  "missing; combine it with padding_mask(tgt, pad_id) using &, which also gives "
+                                  "the (batch, 1, tgt_len, tgt_len) shape")
             expect_close(actual, expected, "the mask", axes=("batch", "1 (heads)", "q_len", "k_len"), mistakes={
                 "it treats id 0 as padding instead of the pad_id it is given":
                     (tgt != 0)[:, None, None, :] & causal,
@@ -158,8 +163,9 @@ def _check_target_mask(fn: Callable) -> None:
                 "only the padding part is there: the future is not hidden": keys.expand(-1, 1, T, T),
                 "the causal part is the wrong triangle: torch.triu lets each position see the future; "
                 "torch.tril keeps positions 0..i for row i": keys & future,
-                "the padding is applied to the rows (queries) instead of the columns (keys): "
-                "padding_mask is (batch, 1, 1, tgt_len)": rows & causal,
+                "the rows of the padding positions (as queries) are all False: the target mask hides padding "
+                "only as keys (the columns); a padding query keeps seeing the real tokens before it, as "
+                "padding_mask(tgt, pad_id) & causal_mask(...) gives": rows & causal,
             })
 
 
@@ -228,6 +234,9 @@ def _forward_mistakes(model: ref.Transformer, src, tgt, pad_id) -> dict:
         "the decoder's self-attention has no causal mask (padding_mask(tgt) alone lets it see the "
         "future): use target_mask": lambda: run(src_mask, src_mask, masks.padding_mask(tgt, pad_id)),
         "the decoder gets no target mask at all: it sees the future": lambda: run(src_mask, src_mask, None),
+        "the decoder's target mask is the causal mask alone: the padding of the target is not hidden; use "
+        "target_mask(tgt, pad_id), causal AND padding":
+            lambda: run(src_mask, src_mask, masks.causal_mask(tgt.shape[1])),
         "the positional encoding is missing: add model.pos_encoding after each embedding":
             lambda: run(src_mask, src_mask, tgt_mask, positions="none"),
         "the decoder side has no positional encoding: apply model.pos_encoding to model.tgt_embed(tgt) too":
@@ -274,12 +283,14 @@ def _check_transformer_forward(fn: Callable) -> None:
             model = randomize_norms(model, seed=S).eval()
             src = _ids(src_lengths, S, 11, seed=S, pad_id=pad_id)
             tgt = _ids(tgt_lengths, T, 13, seed=T + 1, pad_id=pad_id)
-            with torch.no_grad():
+            with torch.no_grad(), stages(model) as theirs:
                 expected = ref.transformer_forward(model, src, tgt, pad_id)
+            with torch.no_grad(), stages(model) as mine:
                 actual: Any = call(fn, model, src, tgt, pad_id)
-                mistakes = without_grad(_forward_mistakes(model, src, tgt, pad_id))
+            mistakes = without_grad(_forward_mistakes(model, src, tgt, pad_id))
             expect_close(actual, expected, "the logits", atol=1e-4, axes=("batch", "tgt_len", "vocab_size"),
-                         mistakes=mistakes, properties=[_causal_property(fn, model, src, tgt, pad_id)])
+                         mistakes=mistakes, properties=[_causal_property(fn, model, src, tgt, pad_id)],
+                         locate=lambda: first_stage(theirs.calls, mine.calls, 1e-4, 1e-4))
 
 
 def check_transformer_forward(learner: Callable) -> Callable:

@@ -8,6 +8,8 @@ mode (dropout off). Masks: bool, True = may attend.
 
 from __future__ import annotations
 
+import re
+
 from typing import Callable
 
 import torch
@@ -18,7 +20,7 @@ from ..config import ModelConfig
 from ..masks import causal_mask, target_mask
 from ..multihead import MultiHeadAttention, merge_heads, split_heads
 from ..task import lm_training
-from ._core import CheckFailed, call, case, copy_parameters, exercise, expect_close, expect_tensor, randn
+from ._core import CheckFailed, LearnerError, call, case, copy_parameters, exercise, expect_close, expect_tensor, randn
 from .block import randomize_norms, reference_and_learner, seeded
 
 
@@ -208,10 +210,20 @@ def _cache_state(cache: ref.KVCache, layer: int, B: int, H: int, tokens: int, d_
     if k.dim() != 4 or k.shape[-1] != d_k and k.shape[-1] == H * d_k:
         raise CheckFailed(f"the cached keys have shape {tuple(k.shape)}: split the heads first, the cache "
                           f"holds (batch, n_heads, tokens, d_k) = ({B}, {H}, {tokens}, {d_k})")
-    if k.shape[2] != tokens:
-        how = ("it was replaced, not grown: cache.append(layer, k, v) adds the new tokens to the old ones"
-               if k.shape[2] < tokens else "it grew by more than the new tokens")
-        raise CheckFailed(f"after {call} the cache should hold {tokens} tokens but holds {k.shape[2]}: {how}")
+    want = (B, H, tokens, d_k)
+    if tuple(k.shape) != want:
+        names = ("batch", "n_heads", "tokens", "d_k")
+        grown = [i for i in range(min(k.dim(), 4)) if k.shape[i] > want[i] and i != 2]
+        if grown and k.dim() == 4:  # it grew, along another axis than the tokens'
+            how = (f"it grew along axis {grown[0]} ({names[grown[0]]}) instead of the tokens axis 2: new keys go "
+                   f"after the old ones along the tokens, torch.cat([old, new], dim=2) (or k, v = "
+                   f"cache.append(layer, k, v), which does it)")
+        elif k.dim() == 4 and k.shape[2] < tokens:
+            how = "it was replaced, not grown: cache.append(layer, k, v) adds the new tokens to the old ones"
+        else:
+            how = "it grew by more than the new tokens" if k.dim() == 4 and k.shape[2] > tokens else "wrong shape"
+        raise CheckFailed(f"after {call} the cache should hold keys of shape {want} (batch, n_heads, tokens, d_k) "
+                          f"but holds {tuple(k.shape)}: {how}")
 
 
 def _attend_mistakes(attn, x, k_all, v_all, k_new, v_new, mask) -> dict:
@@ -247,7 +259,17 @@ def _check_attend_with_cache(fn: Callable) -> None:
                         actual = fn(attn, x.clone(), ours, layer, mask)
                     except NotImplementedError:  # a stub: "not done yet"
                         raise
-                    except (RuntimeError, ValueError):  # a shape error: say first what is wrong with the cache
+                    except (RuntimeError, ValueError) as error:  # a shape error: say what is wrong with the cache
+                        held = ours.keys[layer]
+                        if (held is None and past == 0) or (held is not None and held.dim() == 4
+                                                             and held.shape[2] == past):
+                            joined = re.search(r"except in dimension (-?\d+)", str(error))
+                            hint = (f"; torch.cat joins along axis {joined.group(1)}, but the cache grows along "
+                                    f"the tokens, axis 2 of (batch, n_heads, tokens, d_k): torch.cat([old, new], "
+                                    f"dim=2), or k, v = cache.append(layer, k, v)"
+                                    if joined and joined.group(1) not in ("2", "-2") else "")
+                            raise LearnerError(f"your code raised {type(error).__name__} ({call}){hint}",
+                                               error) from None  # its own error, where it happened
                         _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
                         raise
                     _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)

@@ -203,6 +203,11 @@ def _equivariant(module, x: torch.Tensor) -> Callable[[torch.Tensor], str | None
     def check(got: torch.Tensor) -> str | None:
         perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
+            again = call(module, x, x, x)
+            if not torch.equal(again, got):
+                return ("two calls on the same input give different outputs, in eval mode: something random is "
+                        "left on, e.g. dropout applied with training=True; use self.dropout (an nn.Dropout, off "
+                        "after .eval()) or F.dropout(..., training=self.training)")
             shuffled = call(module, x[:, perm], x[:, perm], x[:, perm])
         if torch.allclose(shuffled.float(), got[:, perm], atol=1e-4):
             return None

@@ -34,6 +34,9 @@ def _softmax_mistakes(logits: torch.Tensor) -> dict:
             lambda: exp / exp.sum(),
         "it divides the logits by their sum; exponentiate them first: exp(logits) / sum(exp(logits))":
             lambda: logits / logits.sum(dim=-1, keepdim=True),
+        "it subtracts one maximum over the whole tensor: a row far below it underflows to 0 / 0 = NaN; "
+        "subtract each row's own maximum, logits.max(dim=-1, keepdim=True)":
+            lambda: (logits - logits.max()).exp() / (logits - logits.max()).exp().sum(dim=-1, keepdim=True),
     }
     if logits.shape[-1] == logits.shape[-2]:  # only a square input lets this mistake run at all
         mistakes["sum(dim=-1) without keepdim=True drops the axis, so the division lines up the row "
@@ -55,6 +58,8 @@ def _check_softmax(fn: Callable) -> None:
         ("logits of shape (batch=2, seq_len=3, vocab_size=6)", randn(2, 3, 6, seed=3)),
         ("one logit, shape (1, 1)", randn(1, 1, seed=4)),
         ("large logits around 1000, shape (3, 4)", 1000 + 5 * randn(3, 4, seed=5)),
+        ("rows on different scales, around -1000, 0 and 1000, shape (3, 4)",
+         torch.tensor([[-1000.0], [0.0], [1000.0]]) + randn(3, 4, seed=6)),
     ]
     for description, logits in cases:
         with case(description):

@@ -92,8 +92,9 @@ def _check_chunk_sequence(fn: Callable) -> None:
                 "the axes n_chunks and chunk_len are swapped; the result should be "
                 "(batch, n_chunks, chunk_len, d_model)":
                     lambda: rearrange(x, "b (n c) d -> b c n d", c=chunk_len),
-                f"it binds n={chunk_len} in einops, but chunk_len is the length of one chunk, the axis c: "
-                f"write rearrange(x, \"b (n c) d -> b n c d\", c=chunk_len)":
+                f"it makes chunk_len = {chunk_len} chunks of {n_chunks} positions, but chunk_len is the length of "
+                f"ONE chunk: there should be {n_chunks} chunks of {chunk_len} positions (in einops bind "
+                f"c=chunk_len, not n; x.chunk(k) makes k chunks, not chunks of length k)":
                     lambda: rearrange(x, "b (n c) d -> b n c d", n=chunk_len),
                 "it binds the number of chunks to chunk_len and swaps the axes: chunk_len is the size of c; "
                 "write rearrange(x, \"b (n c) d -> b n c d\", c=chunk_len)":
