@@ -554,6 +554,9 @@ print(f"at the top layer post-LN gets {post[-1] / pre[-1]:.1f} times pre-LN's gr
 # trained over three seeds at one, two and six layers, with the loss curves
 # in its figure "Where a part matters" and the verdicts in its tables. Make
 # your own prediction there before you look.
+# Notebook 11 asks the feed-forward question once more, on English -> German
+# sentences, where each word has something to know (a noun's gender, a
+# verb's forms), and measures the answer there too.
 
 # %% [markdown]
 # ## Check your understanding

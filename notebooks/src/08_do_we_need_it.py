@@ -413,7 +413,9 @@ plt.show()
 #   the feed-forward network, on this task at this depth, the answer measured
 #   is *no*. That does not contradict the paper, whose model is 6 layers deep
 #   and translates English into German, not number words. The next sections
-#   look for the settings where they matter. (Label smoothing, if anything,
+#   look for the settings where they matter. Notebook 11 asks about the
+#   feed-forward network again on generated English -> German sentences,
+#   where each noun has a gender to know, with the same verdict rule. (Label smoothing, if anything,
 #   costs a little here: it is a regulariser for a model that could
 #   otherwise grow over-confident on noisy data, and this data has no noise.)
 #
