@@ -322,7 +322,7 @@ plt.show()
 # $$\mathrm{SE} = \sqrt{\frac{\bar p_\text{full}(1-\bar p_\text{full})}{1000}
 #   + \frac{\bar p_\text{variant}(1-\bar p_\text{variant})}{1000}}$$
 #
-# (`ablation.test_set_error`). So a variant is called **worse** (or
+# (`ablation.difference_standard_error`). So a variant is called **worse** (or
 # **better**) only when both hold: its range over seeds and the full model's
 # do not overlap, *and* the means differ by more than $2\,\mathrm{SE}$;
 # otherwise it is **no measurable difference**, however the means compare.
@@ -335,7 +335,7 @@ def rule_text(s, full) -> str:
     if s is full:
         return "— | — | —"
     overlap = not (s.high < full.low or s.low > full.high)
-    return (f"{100 * (s.mean - full.mean):+.2f} | {200 * ablation.test_set_error(s, full):.2f} "
+    return (f"{100 * (s.mean - full.mean):+.2f} | {200 * ablation.difference_standard_error(s, full):.2f} "
             f"| {'yes' if overlap else 'no'}")
 
 
@@ -362,7 +362,7 @@ display(Markdown(table("base", base_names, my_predictions)))
 
 # %%
 pre, full = summaries["base", "pre-LN"], summaries["base", "full"]
-difference, two_se = abs(pre.mean - full.mean), 2 * ablation.test_set_error(pre, full)
+difference, two_se = abs(pre.mean - full.mean), 2 * ablation.difference_standard_error(pre, full)
 display(Markdown(
     f"Pre-LN scores {pre.exact_text()}, the full model {full.exact_text()}: the ranges over seeds "
     f"{'do not overlap' if pre.high < full.low or pre.low > full.high else 'overlap'}, so the first test says "

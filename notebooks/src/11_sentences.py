@@ -413,8 +413,11 @@ for setting in dict.fromkeys(r["setting"] for r in stored):
 # %% [markdown]
 # ### One run live
 #
-# One run of the sweep, run again here: it must give the stored number
-# exactly (one CPU thread, seeded, bounded by steps).
+# One run of the sweep, run again here (one CPU thread, seeded, bounded by
+# steps). On the kind of CPU the sweep ran on it gives the stored number
+# exactly; another kind of CPU (or a GPU) adds numbers in another order, so
+# the last digits differ and grow over 800 steps: there it must be close,
+# within two standard errors of the test set.
 
 # %% tags=["nbval-ignore-output"]
 live_config = SentenceConfig(d_model=32, d_ff=128, seed=0)
@@ -423,8 +426,11 @@ stored_run = next(r for r in stored if r["config"] == live["config"] and not r["
 print(f"d_model 32, no FFN, seed 0: exact {live['test_exact']:.4f} live, {stored_run['test_exact']:.4f} stored")
 
 # %%
-assert live["test_exact"] == stored_run["test_exact"], "the live run differs from the stored one"
-print("the live run reproduces the stored one")
+p, n = stored_run["test_exact"], stored_run["n_test"]
+two_se = 2 * (2 * p * (1 - p) / n) ** 0.5  # two standard errors of a difference between two such measurements
+gap = abs(live["test_exact"] - p)
+assert gap <= two_se, f"the live run differs from the stored one by {gap:.4f} (more than 2 SE, {two_se:.4f})"
+print("the live run reproduces the stored one " + ("exactly" if gap == 0 else f"within {gap:.4f} (2 SE: {two_se:.4f})"))
 
 # %% [markdown]
 # ### Where is the gender kept, then?

@@ -17,7 +17,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..encoder_decoder import Transformer
 from ..masks import padding_mask, target_mask
-from .ablation import Parts, SwitchableTransformer
+from .ablation import Run, SwitchableTransformer
 from .decoding import EvalMode, greedy_decode
 from .lexicon import DEFINITE, EIN_ENDINGS, POSSESSIVES
 from .sentences import (
@@ -147,6 +147,16 @@ def evaluate(model: nn.Module, data: SentenceData) -> dict[str, dict[str, float]
 # Ablations: do we need the feed-forward network on this task?
 # --------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SentenceSwitches(Run):
+    """Notebook 08's switches (a :class:`Run`'s fields) on a model sized for the sentence vocabularies."""
+
+    sentences: SentenceConfig | None = None
+
+    def model_config(self) -> ModelConfig:
+        return self.sentences.model_config()
+
+
 def ablation_run(config: SentenceConfig, feed_forward: bool = True, data: SentenceData | None = None) -> dict:
     """Train the switchable encoder-decoder (notebook 08's) with or without its feed-forward sub-layers; a JSON dict.
 
@@ -156,7 +166,7 @@ def ablation_run(config: SentenceConfig, feed_forward: bool = True, data: Senten
     data = data if data is not None else config.data()
     start = time.process_time()
     torch.manual_seed(config.seed)
-    model = SwitchableTransformer(config.model_config(), Parts(feed_forward=feed_forward))
+    model = SwitchableTransformer(SentenceSwitches(feed_forward=feed_forward, sentences=config))
     model, history = train_translator(config, model, data, progress=False)
     scores = evaluate(model, data)
     family_sentences = [s for sentences in data.test.values() for s in sentences]
