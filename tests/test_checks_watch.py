@@ -10,9 +10,11 @@ the check's body.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -129,3 +131,26 @@ def test_a_method_called_directly_is_caught(capsys):
     passed, calls, moved = run_watched(body, cr.ref.ResidualBlock)
     assert passed and not moved and calls and calls[0].startswith("forward called directly")
 
+
+
+# --- read in the sources: `call` means _core.call everywhere; hints make masks on the inputs' device ----
+
+CHECK_SOURCES = sorted(Path(checks.__file__).parent.glob("*.py"))
+
+
+@pytest.mark.parametrize("path", CHECK_SOURCES, ids=[p.name for p in CHECK_SOURCES])
+def test_no_check_module_rebinds_the_name_call(path):
+    """checks/gpt.py had a string variable (and a parameter) named `call`, hiding _core.call in its scope."""
+    tree = ast.parse(path.read_text())
+    rebound = [node.lineno for node in ast.walk(tree)
+               if isinstance(node, ast.Name) and node.id == "call" and isinstance(node.ctx, ast.Store)
+               or isinstance(node, ast.arg) and node.arg == "call"]
+    assert path.name == "_core.py" or not rebound, f"{path.name} rebinds `call` at lines {rebound}"
+
+
+@pytest.mark.parametrize("path", CHECK_SOURCES, ids=[p.name for p in CHECK_SOURCES])
+def test_hints_make_masks_on_the_inputs_device(path):
+    """A hint that recommends tc.causal_mask(n) without device= leads the learner to code that fails on a GPU."""
+    hints = [node.value for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and "causal_mask(" in node.value]
+    assert all("device=" in hint for hint in hints), [hint for hint in hints if "device=" not in hint]

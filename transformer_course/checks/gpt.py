@@ -105,7 +105,7 @@ def _gpt_mistakes(model: ref.GPT, tokens: torch.Tensor) -> dict:
         "it returns the last block's states (batch, seq_len, d_model), not logits: finish with "
         "self.unembed": lambda: run(unembed=False),
         "no causal mask: every position sees the future, so it can read the token it must predict; "
-        "pass tc.causal_mask(seq_len) to every block": lambda: run(mask="none"),
+        "pass tc.causal_mask(seq_len, device=tokens.device) to every block": lambda: run(mask="none"),
         "the mask is the upper triangle (torch.triu): position t must see 0..t, the lower triangle "
         "(tc.causal_mask)": lambda: run(mask="triu"),
         "the positions are missing: add them with self.add_positions(x) after the token embedding":
@@ -476,15 +476,17 @@ def _check_nucleus_order(fn: Callable, probs: torch.Tensor, n: int) -> None:
         scaled = logits / temperature
         keep_k = (lambda z: z) if top_k is None else (lambda z: ref.top_k_filter(z, top_k))
         want = ref.top_p_filter(keep_k(scaled), p).softmax(-1)
+        # with top_k at temperature 1 the last two give the same samples (measured before the temperature, it
+        # fails the temperature-2 case first)
         wrong = {
             "the nucleus mask is computed in sorted order and applied to the unsorted logits: map it back to "
             "the vocabulary's order (drop.scatter(-1, order, drop) with the order from logits.sort)":
                 _nucleus_in_sorted_order(keep_k(scaled), p).softmax(-1),
+            "the nucleus is measured before top_k: keep the top_k tokens first, then the nucleus of what is "
+            "left (its probabilities renormalised)": keep_k(ref.top_p_filter(scaled, p)).softmax(-1),
             "the nucleus is measured on the logits before the temperature: divide by the temperature first, "
             "then keep the nucleus of softmax(logits / temperature)":
                 keep_k(scaled.masked_fill(ref.top_p_filter(logits, p).isinf(), float("-inf"))).softmax(-1),
-            "the nucleus is measured before top_k: keep the top_k tokens first, then the nucleus of what is "
-            "left (its probabilities renormalised)": keep_k(ref.top_p_filter(scaled, p)).softmax(-1),
         }
         with case(f"top_p={p}" + (f", top_k={top_k}" if top_k else "") + f" at temperature {temperature} on "
                   f"logits that are not sorted, probabilities {[round(q, 2) for q in logits.softmax(-1).tolist()]}"):
