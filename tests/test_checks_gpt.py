@@ -342,7 +342,8 @@ def _forward_with_cache_cpu_mask(model, tokens, cache):
     x = model.add_positions(model.tok_embed(tokens), start=past)
     mask = tc.causal_mask(past + L)[past:]  # the mistake: no device=tokens.device
     for layer, block in enumerate(model.blocks):
-        x = block.attn_sublayer(x, lambda y: tc.attend_with_cache(block.self_attn, y, cache, layer, mask))
+        x = block.attn_sublayer(x, lambda y, attn=block.self_attn, layer=layer: tc.attend_with_cache(
+            attn, y, cache, layer, mask))
         x = block.ff_sublayer(x, block.feed_forward)
     return model.unembed(model.norm(x) if model.norm is not None else x)
 

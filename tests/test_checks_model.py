@@ -191,8 +191,8 @@ class FixedPositionalDropout(Assembled):
 
 @pytest.mark.parametrize("learner, message", [
     (NoPositionalDropout, "self.pos_encoding applies no dropout in train mode, but config.dropout is 0.1"),
-    (FixedPositionalDropout, "drops other numbers than SinusoidalPositionalEncoding(d_model, config.max_len, "
-                             "config.dropout)"),
+    (FixedPositionalDropout, ("drops other numbers than SinusoidalPositionalEncoding(d_model, config.max_len, "
+                              "config.dropout)")),
 ])
 def test_positional_encoding_without_the_configs_dropout_is_named(learner, message):
     """Both passed the old check, which compared in eval mode only."""

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from contract import assert_rng_untouched, run_watched  # tests/contract.py
+
 from transformer_course import checks
 from transformer_course.checks import _core
 from transformer_course.checks import residual as cr
@@ -127,7 +127,9 @@ def test_a_method_called_directly_is_caught(capsys):
             x = _core.randn(1, 2, 4)
             block.forward(x)
             _core.call(block, x)
-    body = lambda learner: _core.exercise("ResidualBlock", learner, cr.ref.ResidualBlock, direct)  # noqa: E731
+    def body(learner):
+        return _core.exercise("ResidualBlock", learner, cr.ref.ResidualBlock, direct)
+
     passed, calls, moved = run_watched(body, cr.ref.ResidualBlock)
     assert passed and not moved and calls and calls[0].startswith("forward called directly")
 

@@ -474,7 +474,7 @@ def _check_nucleus_order(fn: Callable, probs: torch.Tensor, n: int) -> None:
     V = logits.shape[0]
     for temperature, top_k, p in ((1.0, None, 0.6), (2.0, None, 0.6), (1.0, 3, 0.7)):
         scaled = logits / temperature
-        keep_k = (lambda z: z) if top_k is None else (lambda z: ref.top_k_filter(z, top_k))
+        keep_k = (lambda z: z) if top_k is None else (lambda z, k=top_k: ref.top_k_filter(z, k))
         want = ref.top_p_filter(keep_k(scaled), p).softmax(-1)
         # with top_k at temperature 1 the last two give the same samples (measured before the temperature, it
         # fails the temperature-2 case first)

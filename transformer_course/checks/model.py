@@ -21,7 +21,16 @@ from .. import encoder_decoder as ref
 from .. import masks
 from ..config import ModelConfig
 from ..positional import SinusoidalPositionalEncoding
-from ._core import CheckFailed, _in_train_mode, call, case, exercise, expect_close, is_close, randn
+from ._core import (
+    CheckFailed,
+    _in_train_mode,
+    call,
+    case,
+    exercise,
+    expect_close,
+    is_close,
+    randn,
+)
 
 ATTRIBUTES = {
     "src_embed": "the source token embedding, nn.Embedding(config.source_vocab_size, d_model)",
