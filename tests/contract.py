@@ -1,7 +1,9 @@
 """Assertions shared by the tests of every exercise check (the exercise contract: README.md, "How exercises work")."""
 
+import contextlib
 import functools
 import inspect
+import io
 import os
 import traceback
 
@@ -43,9 +45,15 @@ def learner_copy(reference):
 
 
 def passes(check, reference):
-    """The check accepts a copy of the reference and hands that copy back (it prints "correct")."""
-    learner = learner_copy(reference)
-    return check(learner) is learner
+    """The check accepts a copy of the reference and hands that copy back (it prints "correct").
+
+    The copy is watched (run_watched): the check must call it only through checks.call and leave the
+    global random generator as it was.
+    """
+    passed, direct, moved = run_watched(check, reference)
+    assert not direct, "the check calls the learner's code outside checks.call: " + "; ".join(direct)
+    assert not moved, "the check moved the global random generator: the learner's next random numbers change"
+    return passed
 
 
 # --- what a check must not do: move the learner's random generator, call the learner's code unwatched ---
@@ -91,20 +99,30 @@ def watched_copy(reference, direct: list):
     return type(reference.__name__, (reference,), methods)
 
 
+_RUNS: dict = {}  # (check, reference) -> what run_watched saw: each check runs once per test session
+
+
 def run_watched(check, reference):
     """Run `check` on a watched learner's copy of `reference` with the global RNG seeded.
 
     -> (whether the check handed the copy back, the calls made outside checks.call, whether the
-    global random generator moved).
+    global random generator moved). The checks are deterministic, so a second call for the same
+    check and reference gives back the first run's result and prints what it printed: the topic
+    tests' `passes` and test_checks_watch's test of every check share one run.
     """
-    direct: list[str] = []
-    learner = watched_copy(reference, direct)
-    assert learner is not reference
-    torch.manual_seed(1234)
-    before = torch.random.get_rng_state()
-    returned = check(learner)
-    moved = not torch.equal(before, torch.random.get_rng_state())
-    return returned is learner, list(dict.fromkeys(direct)), moved
+    if (check, reference) not in _RUNS:
+        direct: list[str] = []
+        learner = watched_copy(reference, direct)
+        assert learner is not reference
+        torch.manual_seed(1234)
+        before = torch.random.get_rng_state()
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            returned = check(learner)
+        moved = not torch.equal(before, torch.random.get_rng_state())
+        _RUNS[check, reference] = (returned is learner, list(dict.fromkeys(direct)), moved, printed.getvalue())
+    passed, direct, moved, printed = _RUNS[check, reference]
+    print(printed, end="")
+    return passed, direct, moved
 
 
 def assert_rng_untouched(check, reference):
