@@ -326,7 +326,8 @@ def _check_forward_with_cache(fn: Callable) -> None:
                 expect_close(first, model(pieces[0]), f"the logits of the first {chunks[0]} prompt tokens "
                              f"(empty cache)", atol=1e-4, axes=("batch", "seq_len", "vocab_size"),
                              mistakes={"no causal mask: reading several new tokens at once, each must not see "
-                                       "the ones after it; use tc.causal_mask(past + L, device=tokens.device)[past:]": no_mask})
+                                       "the ones after it; use tc.causal_mask(past + L, device=tokens.device)"
+                                       "[past:]": no_mask})
                 want_tokens, want_steps = _generate_uncached(model, prompt, n_new)
                 got_tokens, got_steps, cache = _generate_cached(lambda *args: call(fn, *args), model, pieces, n_new)
                 variants = {
@@ -334,8 +335,8 @@ def _check_forward_with_cache(fn: Callable) -> None:
                     "cache.length + L - 1, so use model.add_positions(x, start=cache.length)":
                         dict(positions_from_zero=True),
                     "the mask still hides cached keys: the new token at position past + i must see keys "
-                    "0..past + i, the LAST rows of the causal mask, tc.causal_mask(past + L, device=tokens.device)[past:] "
-                    "(not its first rows)": dict(mask="top_left"),
+                    "0..past + i, the LAST rows of the causal mask, "
+                    "tc.causal_mask(past + L, device=tokens.device)[past:] (not its first rows)": dict(mask="top_left"),
                     "the cache does not grow across calls (a new KVCache each time?): use the cache you are "
                     "given, so the new tokens attend to every token read before": dict(fresh_cache=True),
                 }

@@ -237,7 +237,8 @@ def _check_load_torch_weights(fn: Callable) -> None:
                 nn.init.normal_(mha.in_proj_bias)  # torch starts these at zero: make a missed copy visible
                 nn.init.normal_(mha.out_proj.bias)
                 ours = ref.MultiHeadAttention(d_model, n_heads)
-                expected = dict(ref.load_torch_weights(ref.MultiHeadAttention(d_model, n_heads), mha).named_parameters())
+                loaded = ref.load_torch_weights(ref.MultiHeadAttention(d_model, n_heads), mha)
+            expected = dict(loaded.named_parameters())
             before = {name: p.detach().clone() for name, p in ours.named_parameters()}
             returned = call(fn, ours, mha)
             got = dict(ours.named_parameters())
