@@ -78,3 +78,27 @@ def test_a_wrong_sublayer_call_is_caught():
     fails_with(check, _sub(lambda s, x, f: s.norm(x + s.dropout(x)) if not s.norm_first else x),
                "the output")
 
+
+
+def _dropout_on_the_stream(s, x, f):
+    if s.norm_first:
+        update = f(s.norm(x))
+        return s.dropout(x + update) if s.residual else s.dropout(update)
+    update = f(x)
+    return s.norm(s.dropout(x + update) if s.residual else s.dropout(update))
+
+
+def _residual_off_dropout_after_norm(s, x, f):
+    if s.norm_first or s.residual:
+        return SwitchableSublayer.forward(s, x, f)
+    return s.dropout(s.norm(f(x)))
+
+
+@pytest.mark.parametrize("wrong, fragments", [
+    (_dropout_on_the_stream, ["dropout is applied to the stream", "it belongs on the update alone"]),
+    (_residual_off_dropout_after_norm, ["dropout is applied after the LayerNorm, dropout(LayerNorm(Sublayer(x)))",
+                                        "residual=False, layer_norm=True, norm_first=False"]),
+])
+def test_dropout_in_the_wrong_place_is_named(wrong, fragments):
+    """Both passed the old check, which only asked that dropout change the output in train mode."""
+    fails_with(check, _sub(wrong), *fragments)

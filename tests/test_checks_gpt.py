@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import transformer_course as tc
-from contract import assert_not_done, fails_with, passes  # tests/contract.py
+from contract import assert_not_done, assert_rng_untouched, fails_with, passes  # tests/contract.py
 from transformer_course.checks import gpt as cg
 from transformer_course.multihead import merge_heads, split_heads
 from transformer_course.task import lm_training
@@ -265,11 +265,16 @@ def test_sample_next_mistakes_are_named(message):
 
 
 def test_sampling_check_leaves_the_global_rng_alone():
+    """On a learner's copy, so the check's body runs (handed the reference itself, it would return at once)."""
+    assert_rng_untouched(cg.check_sample_next, tc.sample_next)
+
+
+def test_sampling_check_with_a_sampler_that_ignores_the_generator_leaves_the_global_rng_alone():
     torch.manual_seed(0)
-    before = torch.rand(1)
-    torch.manual_seed(0)
-    cg.check_sample_next(tc.sample_next)
-    assert torch.equal(torch.rand(1), before)
+    before = torch.random.get_rng_state()
+    with pytest.raises(tc.checks.CheckFailed, match="the same seed gave different samples"):
+        cg.check_sample_next(_sampler(use_generator=False))  # it draws from the global generator
+    assert torch.equal(before, torch.random.get_rng_state())
 
 
 def test_gpt_mask_made_on_the_cpu_is_named():
@@ -288,3 +293,67 @@ def test_lm_loss_that_writes_into_its_input_is_named():
         loss_mask[:, 0] = False  # the mistake: writes into the caller's tensor
         return lm_training.lm_loss(logits, tokens, loss_mask)
     fails_with(cg.check_lm_loss, lm_loss, "in place")
+
+
+# --- the nucleus: of unsorted logits, after the temperature and top_k --------------------------------
+
+
+def _nucleus_sampler(where="right"):
+    """sample_next with top_p computed right, or "sorted" (the mask built in sorted order, never mapped back),
+    "before temperature" (on the raw logits) or "before top_k"."""
+    def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+        if temperature == 0:
+            return logits.argmax(dim=-1)
+        raw, logits = logits, logits / temperature
+        if top_p is not None and where == "before top_k":
+            logits = tc.gpt.top_p_filter(logits, top_p)
+        if top_k is not None:
+            logits = tc.gpt.top_k_filter(logits, top_k)
+        if top_p is not None and where == "sorted":
+            probs = logits.sort(dim=-1, descending=True).values.softmax(dim=-1)
+            logits = logits.masked_fill(probs.cumsum(dim=-1) - probs >= top_p, float("-inf"))  # sorted order!
+        elif top_p is not None and where == "before temperature":
+            logits = logits.masked_fill(tc.gpt.top_p_filter(raw, top_p).isinf(), float("-inf"))
+        elif top_p is not None and where == "right":
+            logits = tc.gpt.top_p_filter(logits, top_p)
+        return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)[:, 0]
+    return sample_next
+
+
+def test_nucleus_sampler_written_out_passes():
+    assert passes(cg.check_sample_next, _nucleus_sampler())
+
+
+@pytest.mark.parametrize("where, message", [
+    ("sorted", "the nucleus mask is computed in sorted order and applied to the unsorted logits"),
+    ("before temperature", "the nucleus is measured on the logits before the temperature"),
+    ("before top_k", "the nucleus is measured before top_k"),
+])
+def test_nucleus_in_the_wrong_order_is_named(where, message):
+    """Each passed the old check, whose logits were sorted and whose top_p cases had temperature 1, no top_k."""
+    fails_with(cg.check_sample_next, _nucleus_sampler(where), message)
+
+
+# --- the cached forward runs under the watch: a mask made on the CPU is named --------------------------
+
+
+def _forward_with_cache_cpu_mask(model, tokens, cache):
+    past, L = cache.length, tokens.shape[1]
+    x = model.add_positions(model.tok_embed(tokens), start=past)
+    mask = tc.causal_mask(past + L)[past:]  # the mistake: no device=tokens.device
+    for layer, block in enumerate(model.blocks):
+        x = block.attn_sublayer(x, lambda y, attn=block.self_attn, layer=layer: tc.attend_with_cache(
+            attn, y, cache, layer, mask))
+        x = block.ff_sublayer(x, block.feed_forward)
+    return model.unembed(model.norm(x) if model.norm is not None else x)
+
+
+def test_forward_with_cache_mask_made_on_the_cpu_is_named():
+    """It passed the old check, which called the learner's function directly, outside the watch."""
+    fails_with(cg.check_forward_with_cache, _forward_with_cache_cpu_mask, "would fail on a GPU",
+               "tc.causal_mask(past + L)[past:]")
+
+
+def test_forward_with_cache_hints_make_the_mask_on_the_tokens_device():
+    fails_with(cg.check_forward_with_cache, _cached(mask="top_left"), "tc.causal_mask(past + L, device=tokens.device)")
+    fails_with(cg.check_forward_with_cache, _cached(mask="none"), "tc.causal_mask(past + L, device=tokens.device)")

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import transformer_course as tc
-from contract import assert_not_done, fails_with  # tests/contract.py
+from contract import assert_not_done, fails_with, passes  # tests/contract.py
 from transformer_course import checks
 
 
@@ -54,7 +54,7 @@ def wrong(**methods):
 
 
 def test_the_reference_and_the_solution_pass(capsys):
-    assert checks.model.check_transformer(tc.Transformer) is tc.Transformer
+    assert passes(checks.model.check_transformer, tc.Transformer)  # a copy: the reference itself is "not done"
     assert checks.model.check_transformer(Assembled) is Assembled
     assert "✔ Transformer: correct" in capsys.readouterr().out
 
@@ -171,3 +171,45 @@ def _swapped_vocabularies(self, config):
 ])
 def test_each_structure_mistake_is_named(change, fragments):
     fails_with(checks.model.check_transformer, wrong(__init__=_init_then(change)), "Transformer:", *fragments)
+
+
+# --- dropout the config asks for; encode and decode run under the watch too --------------------------
+
+
+class NoPositionalDropout(Assembled):
+    def __init__(self, config):
+        super().__init__(config)
+        self.pos_encoding = tc.SinusoidalPositionalEncoding(config.d_model, config.max_len)  # no config.dropout
+
+
+class FixedPositionalDropout(Assembled):
+    def __init__(self, config):
+        super().__init__(config)
+        self.pos_encoding = tc.SinusoidalPositionalEncoding(config.d_model, config.max_len, 0.5)
+
+
+@pytest.mark.parametrize("learner, message", [
+    (NoPositionalDropout, "self.pos_encoding applies no dropout in train mode, but config.dropout is 0.1"),
+    (FixedPositionalDropout, ("drops other numbers than SinusoidalPositionalEncoding(d_model, config.max_len, "
+                              "config.dropout)")),
+])
+def test_positional_encoding_without_the_configs_dropout_is_named(learner, message):
+    """Both passed the old check, which compared in eval mode only."""
+    fails_with(cm.check_transformer, learner, message)
+
+
+class CPUScaleEncode(Assembled):
+    """encode makes its scale on the CPU; forward does not go through encode, so only a watched encode sees it."""
+
+    def encode(self, src, src_mask=None):
+        scale = torch.full((self.config.d_model,), self.scale())  # the mistake: no device=src.device
+        return self.encoder(self.pos_encoding(self.src_embed(src) * scale), src_mask)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None):
+        memory = Assembled.encode(self, src, src_mask)
+        return self.decode(tgt, memory, src_mask, tgt_mask)
+
+
+def test_encode_runs_under_the_watch():
+    """The old check called model.encode directly, outside the watch: this passed."""
+    fails_with(cm.check_transformer, CPUScaleEncode, "encode", "would fail on a GPU", "torch.full")

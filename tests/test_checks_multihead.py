@@ -197,3 +197,37 @@ def test_load_torch_weights_mistakes(kwargs, message):
 
 def test_load_torch_weights_that_does_nothing():
     fails_with(mh.check_load_torch_weights, lambda ours, mha: None, "still the module's own random initial weight")
+
+
+def _aliasing_loader(ours, mha):
+    """Puts torch's own tensors (views of in_proj_weight) into ours instead of copying their values."""
+    for lin, w, b in zip((ours.w_q, ours.w_k, ours.w_v), mha.in_proj_weight.chunk(3), mha.in_proj_bias.chunk(3)):
+        lin.weight, lin.bias = nn.Parameter(w.detach()), nn.Parameter(b.detach())
+    ours.w_o.weight, ours.w_o.bias = mha.out_proj.weight, mha.out_proj.bias
+    return ours
+
+
+def _aliasing_data_loader(ours, mha):
+    d_model = ours.w_q.weight.shape[0]
+    for i, lin in enumerate((ours.w_q, ours.w_k, ours.w_v)):
+        lin.weight.data = mha.in_proj_weight.data[i * d_model:(i + 1) * d_model]
+        lin.bias.data = mha.in_proj_bias.data[i * d_model:(i + 1) * d_model]
+    ours.w_o.weight.data, ours.w_o.bias.data = mha.out_proj.weight.data, mha.out_proj.bias.data
+    return ours
+
+
+def test_an_aliasing_loader_shares_memory_with_torch():
+    """Why it is wrong: one optimizer step on ours changes torch's module too."""
+    mha = nn.MultiheadAttention(8, 2, batch_first=True)
+    ours = _aliasing_loader(tc.MultiHeadAttention(8, 2), mha)
+    before = mha.in_proj_weight.detach().clone()
+    ours.w_q.weight.sum().backward()
+    torch.optim.SGD(ours.parameters(), lr=0.1).step()
+    assert not torch.equal(before, mha.in_proj_weight.detach())
+
+
+@pytest.mark.parametrize("load", [_aliasing_loader, _aliasing_data_loader])
+def test_load_torch_weights_that_aliases_instead_of_copying_is_named(load):
+    """Its values are right, so it passed the old check."""
+    fails_with(mh.check_load_torch_weights, load, "w_q.weight shares its memory with torch's mha.in_proj_weight",
+               ".copy_(")

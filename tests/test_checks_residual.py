@@ -138,3 +138,16 @@ def test_residual_block_with_other_parameter_names():
             return x + self.fc2(torch.relu(self.fc1(x)))
 
     assert "should have parameters" in failure(checks.check_residual_block, Renamed)
+
+
+def test_the_residual_block_check_keeps_the_learners_random_numbers(capsys):
+    """The old check reseeded the global generator: seeds 1 and 2 set before it gave the same torch.rand after."""
+    learner = type("ResidualBlock", (residual.ResidualBlock,), {})
+    drawn = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        checks.check_residual_block(learner)
+        drawn.append(torch.rand(1))
+    torch.manual_seed(1)
+    assert torch.equal(drawn[0], torch.rand(1)) and not torch.equal(drawn[0], drawn[1])
+    assert capsys.readouterr().out.count("correct") == 2

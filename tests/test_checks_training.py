@@ -275,3 +275,54 @@ def test_decoding_model_never_writes_pad_or_bos():
     src, _ = tc.make_batch([16, 1001, 70_000, 999_999])
     ys = ct.greedy_variant(model, src, 13, pad_after_eos=False)[:, 1:]
     assert not ((ys == PAD_ID) | (ys == BOS_ID)).any()
+
+
+# --- decoding loops run under the watch: a tensor or mask made on the CPU inside the loop is named -------
+
+
+def _greedy_cpu_mask(model, src, max_len):
+    with torch.no_grad():
+        src_mask = tc.padding_mask(src, PAD_ID)
+        memory = model.encode(src, src_mask)
+        ys = torch.full((src.shape[0], 1), BOS_ID, dtype=torch.long, device=src.device)
+        done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+        for _ in range(max_len - 1):
+            tgt_mask = tc.padding_mask(ys, PAD_ID) & tc.causal_mask(ys.shape[1])  # the mistake: no device=
+            next_token = model.decode(ys, memory, src_mask, tgt_mask)[:, -1].argmax(-1).masked_fill(done, PAD_ID)
+            ys = torch.cat([ys, next_token[:, None]], 1)
+            done |= next_token == EOS_ID
+            if done.all():
+                break
+    return ys
+
+
+def _beam_cpu_ids(model, src, beam_width, max_len):
+    with torch.no_grad():
+        src_mask = tc.padding_mask(src, PAD_ID)
+        memory = model.encode(src, src_mask)
+        beams = [(0.0, [BOS_ID])]
+        for _ in range(max_len - 1):
+            candidates = []
+            for score, tokens in beams:
+                if tokens[-1] == EOS_ID:
+                    candidates.append((score, tokens))
+                    continue
+                ys = torch.tensor([tokens])  # the mistake: no device=src.device
+                logits = model.decode(ys, memory, src_mask, tc.target_mask(ys, PAD_ID))[0, -1]
+                top = F.log_softmax(logits, dim=-1).topk(beam_width)
+                candidates += [(score + v, tokens + [t]) for v, t in zip(top.values.tolist(), top.indices.tolist())]
+            beams = sorted(candidates, key=lambda c: c[0], reverse=True)[:beam_width]
+            if all(tokens[-1] == EOS_ID for _, tokens in beams):
+                break
+        return torch.tensor([max(beams, key=lambda c: c[0])[1]], device=src.device)
+
+
+@pytest.mark.parametrize("check, learner, made", [
+    (ct.check_greedy_decode, _greedy_cpu_mask, "torch.ones"),  # inside tc.causal_mask, named at the learner's line
+    (ct.check_beam_search, _beam_cpu_ids, "torch.tensor"),
+])
+def test_a_tensor_made_on_the_cpu_inside_the_decoding_loop_is_named(check, learner, made):
+    with pytest.raises(checks.CheckFailed) as info:
+        check(learner)
+    message = str(info.value)
+    assert "would fail on a GPU" in message and made in message and "the mistake: no device" in message, message

@@ -2,7 +2,8 @@
 
 The learner's ``SwitchableSublayer`` is compared with the reference in every combination of its
 three switches (residual on/off, LayerNorm on/off, post-LN/pre-LN), with the reference's seeded
-weights (random gamma and beta) copied in, in eval mode; dropout must be used in train mode.
+weights (random gamma and beta) copied in, in eval mode; in train mode with one seed, dropout must
+drop what the reference drops (on the update, never on the stream).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import torch
 from torch import nn
 
 from ..task import ablation as ref
-from ._core import case, exercise, expect_close, randn
-from .block import expect_dropout_used, reference_and_learner, seeded
+from ._core import call, case, exercise, expect_close, expect_dropout_placed, randn
+from .block import reference_and_learner, seeded
 
 
 def _mistakes(x, sublayer, norm, residual: bool, norm_first: bool) -> dict:
@@ -40,6 +41,27 @@ def _mistakes(x, sublayer, norm, residual: bool, norm_first: bool) -> dict:
             "LayerNorm(Sublayer(x))": pre_alone}
 
 
+def _dropout_mistakes(x, sublayer, norm, drop, residual: bool, norm_first: bool) -> dict:
+    """What dropout in the usual wrong places gives (run in train mode, with the reference's seed)."""
+    if norm_first and residual:
+        return {"dropout is applied to the stream, dropout(x + Sublayer(LayerNorm(x))): it belongs on the "
+                "update alone, x + dropout(Sublayer(LayerNorm(x)))": lambda: drop(x + sublayer(norm(x))),
+                "dropout is applied to the sub-layer's input, x + Sublayer(dropout(LayerNorm(x))); it belongs "
+                "on its output, x + dropout(Sublayer(LayerNorm(x)))": lambda: x + sublayer(drop(norm(x)))}
+    if norm_first:
+        return {"dropout is applied to the sub-layer's input, Sublayer(dropout(LayerNorm(x))); it belongs on "
+                "its output, dropout(Sublayer(LayerNorm(x)))": lambda: sublayer(drop(norm(x)))}
+    if residual:
+        return {"dropout is applied to the stream, LayerNorm(dropout(x + Sublayer(x))): it belongs on the "
+                "update alone, LayerNorm(x + dropout(Sublayer(x)))": lambda: norm(drop(x + sublayer(x))),
+                "dropout is applied after the LayerNorm, dropout(LayerNorm(x + Sublayer(x))); it belongs on "
+                "the update, LayerNorm(x + dropout(Sublayer(x)))": lambda: drop(norm(x + sublayer(x)))}
+    return {"dropout is applied after the LayerNorm, dropout(LayerNorm(Sublayer(x))); with residual=False it "
+            "still belongs on the update, LayerNorm(dropout(Sublayer(x)))": lambda: drop(norm(sublayer(x))),
+            "dropout is applied to the sub-layer's input, LayerNorm(Sublayer(dropout(x))); it belongs on its "
+            "output, LayerNorm(dropout(Sublayer(x)))": lambda: norm(sublayer(drop(x)))}
+
+
 def _check_switchable_sublayer(learner_cls: type) -> None:
     shapes = itertools.cycle([(2, 5, 8), (1, 1, 6), (3, 4, 16)])
     for (residual, layer_norm, norm_first), (batch, seq_len, d_model) in zip(
@@ -53,10 +75,15 @@ def _check_switchable_sublayer(learner_cls: type) -> None:
             x = randn(batch, seq_len, d_model, seed=batch) * 2 + 1
             with torch.no_grad():
                 expected = reference(x, sublayer)
-                actual = learner(x.clone(), sublayer)
+                actual = call(learner, x, sublayer)
                 mistakes = {k: v() for k, v in _mistakes(x, sublayer, reference.norm, residual, norm_first).items()}
             expect_close(actual, expected, "the output", axes=("batch", "seq_len", "d_model"), mistakes=mistakes)
-            expect_dropout_used(learner, lambda: learner(x.clone(), sublayer), "SwitchableSublayer")
+            expect_dropout_placed(learner, reference, lambda m: call(m, x, sublayer), "SwitchableSublayer",
+                                  _dropout_mistakes(x, sublayer, reference.norm, reference.dropout, residual,
+                                                    norm_first),
+                                  where="on the update alone: x + dropout(Sublayer(LayerNorm(x))) for pre-LN, "
+                                        "LayerNorm(x + dropout(Sublayer(x))) for post-LN, without the x + when "
+                                        "residual=False")
 
 
 def check_switchable_sublayer(learner: type) -> type:

@@ -16,7 +16,7 @@ from torch import nn
 
 from .. import block as ref
 from .. import masks
-from ._core import (CheckFailed, call, case, copy_parameters, exercise, expect_close, expect_dropout_placed,
+from ._core import (call, case, copy_parameters, exercise, expect_close, expect_dropout_placed,
                     randn, without_grad)
 
 # --- shared helpers (also used by checks.encoder_decoder) -------------------------------------
@@ -47,25 +47,6 @@ def reference_and_learner(reference_cls: type, learner_cls: type, args: tuple, s
     learner = seeded(lambda: learner_cls(*args), seed + 1)  # its own initial weights are overwritten below
     copy_parameters(reference, learner, what)
     return reference.eval(), learner.eval()
-
-
-def expect_dropout_used(module: nn.Module, run: Callable[[], torch.Tensor], what: str) -> None:
-    """Fail if `module` in train mode (dropout p > 0) gives exactly its eval output: dropout never applied."""
-    module.eval()
-    with torch.no_grad():
-        evaluated = run()
-    module.train()
-    try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            trained = run()
-    finally:
-        module.eval()
-    if torch.equal(evaluated, trained):
-        raise CheckFailed(
-            f"{what} never applies dropout: in train mode (dropout=0.5) its output equals the eval-mode "
-            f"output. Apply self.dropout as in the formula (its place is not checked, only that it is used)"
-        )
 
 
 # --- LayerNorm ---------------------------------------------------------------------------------

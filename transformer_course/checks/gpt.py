@@ -107,7 +107,7 @@ def _gpt_mistakes(model: ref.GPT, tokens: torch.Tensor) -> dict:
         "it returns the last block's states (batch, seq_len, d_model), not logits: finish with "
         "self.unembed": lambda: run(unembed=False),
         "no causal mask: every position sees the future, so it can read the token it must predict; "
-        "pass tc.causal_mask(seq_len) to every block": lambda: run(mask="none"),
+        "pass tc.causal_mask(seq_len, device=tokens.device) to every block": lambda: run(mask="none"),
         "the mask is the upper triangle (torch.triu): position t must see 0..t, the lower triangle "
         "(tc.causal_mask)": lambda: run(mask="triu"),
         "the positions are missing: add them with self.add_positions(x) after the token embedding":
@@ -201,11 +201,11 @@ def check_lm_loss(learner: Callable) -> Callable:
 # --- attention with a KV cache -----------------------------------------------------------------
 
 
-def _cache_state(cache: ref.KVCache, layer: int, B: int, H: int, tokens: int, d_k: int, call: str) -> None:
+def _cache_state(cache: ref.KVCache, layer: int, B: int, H: int, tokens: int, d_k: int, when: str) -> None:
     """Fail unless layer `layer` of the cache holds keys and values (B, H, tokens, d_k)."""
     k = cache.keys[layer]
     if k is None:
-        raise CheckFailed(f"the cache is still empty after {call}: the new keys and values must go into it, "
+        raise CheckFailed(f"the cache is still empty after {when}: the new keys and values must go into it, "
                           f"k, v = cache.append(layer, k, v)")
     if k.dim() != 4 or k.shape[-1] != d_k and k.shape[-1] == H * d_k:
         raise CheckFailed(f"the cached keys have shape {tuple(k.shape)}: split the heads first, the cache "
@@ -222,7 +222,7 @@ def _cache_state(cache: ref.KVCache, layer: int, B: int, H: int, tokens: int, d_
             how = "it was replaced, not grown: cache.append(layer, k, v) adds the new tokens to the old ones"
         else:
             how = "it grew by more than the new tokens" if k.dim() == 4 and k.shape[2] > tokens else "wrong shape"
-        raise CheckFailed(f"after {call} the cache should hold keys of shape {want} (batch, n_heads, tokens, d_k) "
+        raise CheckFailed(f"after {when} the cache should hold keys of shape {want} (batch, n_heads, tokens, d_k) "
                           f"but holds {tuple(k.shape)}: {how}")
 
 
@@ -248,7 +248,7 @@ def _check_attend_with_cache(fn: Callable) -> None:
             ours, theirs = ref.KVCache(2), ref.KVCache(2)
             layer, past = 1, 0
             for i, new in enumerate(chunks):
-                call = f"call {i + 1} ({past} tokens cached, {new} new)"
+                when = f"call {i + 1} ({past} tokens cached, {new} new)"
                 x = randn(B, new, d_model, seed=10 * i + new)
                 mask = ref.causal_mask_after(past, new) if new > 1 else None
                 with torch.no_grad():
@@ -256,7 +256,7 @@ def _check_attend_with_cache(fn: Callable) -> None:
                     v_new = split_heads(attn.w_v(x), n_heads)
                     expected = ref.attend_with_cache(attn, x, theirs, layer, mask)
                     try:
-                        actual = fn(attn, x.clone(), ours, layer, mask)
+                        actual = call(fn, attn, x, ours, layer, mask)
                     except NotImplementedError:  # a stub: "not done yet"
                         raise
                     except (RuntimeError, ValueError) as error:  # a shape error: say what is wrong with the cache
@@ -268,13 +268,13 @@ def _check_attend_with_cache(fn: Callable) -> None:
                                     f"the tokens, axis 2 of (batch, n_heads, tokens, d_k): torch.cat([old, new], "
                                     f"dim=2), or k, v = cache.append(layer, k, v)"
                                     if joined and joined.group(1) not in ("2", "-2") else "")
-                            raise LearnerError(f"your code raised {type(error).__name__} ({call}){hint}",
+                            raise LearnerError(f"your code raised {type(error).__name__} ({when}){hint}",
                                                error) from None  # its own error, where it happened
-                        _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
+                        _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, when)
                         raise
-                    _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, call)
+                    _cache_state(ours, layer, B, n_heads, past + new, d_model // n_heads, when)
                     mistakes = _attend_mistakes(attn, x, theirs.keys[layer], theirs.values[layer], k_new, v_new, mask)
-                    with case(call):
+                    with case(when):
                         expect_close(ours.keys[layer], theirs.keys[layer], "the cached keys", atol=1e-5,
                                      mistakes={"the cache holds the values where the keys belong (or the other "
                                                "way round): cache.append(layer, k, v)": theirs.values[layer]})
@@ -343,21 +343,22 @@ def _check_forward_with_cache(fn: Callable) -> None:
             prompt = _ids(B, sum(chunks), config.vocab_size, seed=n_new)
             pieces = list(prompt.split(chunks, dim=1))
             with torch.no_grad():
-                first = expect_tensor(fn(model, pieces[0].clone(), ref.KVCache(len(model.blocks))), "the logits")
+                first = expect_tensor(call(fn, model, pieces[0], ref.KVCache(len(model.blocks))), "the logits")
                 no_mask = cached_variant(model, pieces[0], ref.KVCache(len(model.blocks)), mask="none")
                 expect_close(first, model(pieces[0]), f"the logits of the first {chunks[0]} prompt tokens "
                              f"(empty cache)", atol=1e-4, axes=("batch", "seq_len", "vocab_size"),
                              mistakes={"no causal mask: reading several new tokens at once, each must not see "
-                                       "the ones after it; use tc.causal_mask(past + L)[past:]": no_mask})
+                                       "the ones after it; use tc.causal_mask(past + L, device=tokens.device)"
+                                       "[past:]": no_mask})
                 want_tokens, want_steps = _generate_uncached(model, prompt, n_new)
-                got_tokens, got_steps, cache = _generate_cached(fn, model, pieces, n_new)
+                got_tokens, got_steps, cache = _generate_cached(lambda *args: call(fn, *args), model, pieces, n_new)
                 variants = {
                     "the positions restart at 0 for the new tokens: they sit at positions cache.length .. "
                     "cache.length + L - 1, so use model.add_positions(x, start=cache.length)":
                         dict(positions_from_zero=True),
                     "the mask still hides cached keys: the new token at position past + i must see keys "
-                    "0..past + i, the LAST rows of the causal mask, tc.causal_mask(past + L)[past:] "
-                    "(not its first rows)": dict(mask="top_left"),
+                    "0..past + i, the LAST rows of the causal mask, "
+                    "tc.causal_mask(past + L, device=tokens.device)[past:] (not its first rows)": dict(mask="top_left"),
                     "the cache does not grow across calls (a new KVCache each time?): use the cache you are "
                     "given, so the new tokens attend to every token read before": dict(fresh_cache=True),
                 }
@@ -384,7 +385,7 @@ def check_forward_with_cache(learner: Callable) -> Callable:
 
 def _samples(fn: Callable, logits: torch.Tensor, n: int, seed: int, **kwargs) -> torch.Tensor:
     """n samples from fn for ONE row of logits (V,), drawn in one call on n copies of the row -> (n,) ids."""
-    out = fn(logits.expand(n, -1).clone(), generator=torch.Generator().manual_seed(seed), **kwargs)
+    out = call(fn, logits.expand(n, -1), generator=torch.Generator().manual_seed(seed), **kwargs)
     out = expect_tensor(out, "the sampled tokens")
     if tuple(out.shape) != (n,):
         raise CheckFailed(f"the sampled tokens have shape {tuple(out.shape)} but should be (batch,) = ({n},): "
@@ -416,7 +417,7 @@ def _check_sample_next(fn: Callable) -> None:
     with case("temperature 0 on a batch of 3 rows"):
         batch = randn(3, 7, seed=1) * 3
         try:
-            out = fn(batch.clone(), temperature=0.0, generator=torch.Generator().manual_seed(0))
+            out = call(fn, batch, temperature=0.0, generator=torch.Generator().manual_seed(0))
         except NotImplementedError:
             raise
         except (RuntimeError, ZeroDivisionError) as err:
@@ -480,6 +481,41 @@ def _check_sample_next(fn: Callable) -> None:
             want[:size] = probs[:size] / probs[:size].sum()
             _expect_distribution(_frequencies(samples, V), want, f"with top_p={p} the samples do not follow the "
                                  "probabilities renormalised over the nucleus", {})
+    _check_nucleus_order(fn, probs, n)
+
+
+def _nucleus_in_sorted_order(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """A mistake: the nucleus mask computed on the sorted logits and applied to the unsorted ones."""
+    sorted_probs = logits.sort(dim=-1, descending=True).values.softmax(dim=-1)
+    return logits.masked_fill(sorted_probs.cumsum(dim=-1) - sorted_probs >= p, float("-inf"))
+
+
+def _check_nucleus_order(fn: Callable, probs: torch.Tensor, n: int) -> None:
+    """top_p on logits that are not sorted, and after the temperature and top_k, as sample_next applies them."""
+    order = torch.tensor([2, 0, 5, 1, 4, 3])  # token order[i] gets the i-th largest probability
+    logits = torch.empty_like(probs).index_copy_(0, order, probs.log())  # (V,), not sorted
+    V = logits.shape[0]
+    for temperature, top_k, p in ((1.0, None, 0.6), (2.0, None, 0.6), (1.0, 3, 0.7)):
+        scaled = logits / temperature
+        keep_k = (lambda z: z) if top_k is None else (lambda z, k=top_k: ref.top_k_filter(z, k))
+        want = ref.top_p_filter(keep_k(scaled), p).softmax(-1)
+        # with top_k at temperature 1 the last two give the same samples (measured before the temperature, it
+        # fails the temperature-2 case first)
+        wrong = {
+            "the nucleus mask is computed in sorted order and applied to the unsorted logits: map it back to "
+            "the vocabulary's order (drop.scatter(-1, order, drop) with the order from logits.sort)":
+                _nucleus_in_sorted_order(keep_k(scaled), p).softmax(-1),
+            "the nucleus is measured before top_k: keep the top_k tokens first, then the nucleus of what is "
+            "left (its probabilities renormalised)": keep_k(ref.top_p_filter(scaled, p)).softmax(-1),
+            "the nucleus is measured on the logits before the temperature: divide by the temperature first, "
+            "then keep the nucleus of softmax(logits / temperature)":
+                keep_k(scaled.masked_fill(ref.top_p_filter(logits, p).isinf(), float("-inf"))).softmax(-1),
+        }
+        with case(f"top_p={p}" + (f", top_k={top_k}" if top_k else "") + f" at temperature {temperature} on "
+                  f"logits that are not sorted, probabilities {[round(q, 2) for q in logits.softmax(-1).tolist()]}"):
+            samples = _samples(fn, logits, n, seed=4, temperature=temperature, top_k=top_k, top_p=p)
+            _expect_distribution(_frequencies(samples, V), want, f"with top_p={p} the samples do not follow the "
+                                 f"probabilities renormalised over the nucleus", wrong)
 
 
 def check_sample_next(learner: Callable) -> Callable:

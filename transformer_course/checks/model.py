@@ -5,7 +5,7 @@ its ``encode``, ``decode`` and ``forward`` with the same wiring computed from th
 learner's own modules: token embedding times sqrt(d_model), positional encoding, the
 stack with the right masks, and (decoding) the unembedding. So it checks how the
 parts are put together; the parts themselves had their own checks. Comparisons run
-in eval mode (dropout off).
+in eval mode (dropout off); the positional encoding's dropout is compared in train mode.
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ from torch import nn
 from .. import encoder_decoder as ref
 from .. import masks
 from ..config import ModelConfig
-from ._core import CheckFailed, call, case, exercise, expect_close, randn
+from ..positional import SinusoidalPositionalEncoding
+from ._core import (
+    CheckFailed,
+    _in_train_mode,
+    call,
+    case,
+    exercise,
+    expect_close,
+    is_close,
+    randn,
+)
 
 ATTRIBUTES = {
     "src_embed": "the source token embedding, nn.Embedding(config.source_vocab_size, d_model)",
@@ -91,6 +101,24 @@ def _check_structure(model: nn.Module, config: ModelConfig) -> None:
     if have != want:
         raise CheckFailed(f"the model has {have:,} parameters but should have {want:,}, like the reference "
                           f"made from the same config: does it hold anything besides the six parts?")
+
+
+def _check_positional_dropout(model: nn.Module, config: ModelConfig) -> None:
+    """In train mode self.pos_encoding drops what the reference's, built with config.dropout, drops (same seed)."""
+    x = randn(2, 4, config.d_model, seed=config.d_model)
+    reference = SinusoidalPositionalEncoding(config.d_model, config.max_len, config.dropout)
+    want = _in_train_mode(reference, lambda: reference(x))
+    got = _in_train_mode(model.pos_encoding, lambda: call(model.pos_encoding, x))
+    if is_close(got, want):
+        return
+    build = "SinusoidalPositionalEncoding(d_model, config.max_len, config.dropout)"
+    with torch.no_grad():
+        evaluated = call(model.pos_encoding.eval(), x)
+    if is_close(got, evaluated, 0, 0):
+        raise CheckFailed(f"self.pos_encoding applies no dropout in train mode, but config.dropout is "
+                          f"{config.dropout}: build it with the config's dropout, {build}")
+    raise CheckFailed(f"in train mode self.pos_encoding drops other numbers than {build} with the same random "
+                      f"seed: give it the config's dropout, config.dropout = {config.dropout}")
 
 
 def _encode(model: nn.Module, src, src_mask, table=None, scaled=True, positions=True, scale_after=False):
@@ -173,16 +201,17 @@ def _check_transformer(learner_cls: type) -> None:
                   f"{config.decoder_layers} decoder layer(s)"):
             model = _seeded(lambda: learner_cls(config), seed=S + T)
             _check_structure(model, config)
+            _check_positional_dropout(model, config)
             model.eval()
             src, tgt = _ids(src_lengths, S, tgt_vocab, seed=S), _ids(tgt_lengths, T, tgt_vocab, seed=T + 7)
             src_mask, tgt_mask = masks.padding_mask(src, 0), masks.target_mask(tgt, 0)
             memory = randn(B, S, config.d_model, seed=B + S)
             with torch.no_grad():
                 expected_memory = _encode(model, src, src_mask)
-                actual: Any = model.encode(src.clone(), src_mask)
+                actual: Any = call(model.encode, src, src_mask)
                 expect_close(actual, expected_memory, "encode(src, src_mask)", atol=1e-4,
                              axes=("batch", "src_len", "d_model"), mistakes=_encode_mistakes(model, src, src_mask))
-                actual = model.decode(tgt.clone(), memory, src_mask, tgt_mask)
+                actual = call(model.decode, tgt, memory, src_mask, tgt_mask)
                 expect_close(actual, _decode(model, tgt, memory, src_mask, tgt_mask),
                              "decode(tgt, memory, src_mask, tgt_mask)", atol=1e-4,
                              axes=("batch", "tgt_len", "vocab_size"),

@@ -242,8 +242,9 @@ def _check_load_torch_weights(fn: Callable) -> None:
                 nn.init.normal_(mha.in_proj_bias)  # torch starts these at zero: make a missed copy visible
                 nn.init.normal_(mha.out_proj.bias)
                 ours = ref.MultiHeadAttention(d_model, n_heads)
+                loaded = ref.load_torch_weights(ref.MultiHeadAttention(d_model, n_heads), mha)
+            expected = dict(loaded.named_parameters())
             before = {name: p.detach().clone() for name, p in ours.named_parameters()}
-            expected = dict(ref.load_torch_weights(ref.MultiHeadAttention(d_model, n_heads), mha).named_parameters())
             returned = call(fn, ours, mha)
             got = dict(ours.named_parameters())
             w = dict(zip("qkv", mha.in_proj_weight.detach().chunk(3)))
@@ -275,6 +276,14 @@ def _check_load_torch_weights(fn: Callable) -> None:
             expect_close(got["w_o.bias"], expected["w_o.bias"], "w_o.bias", mistakes={
                 "w_o.bias was not copied: it is mha.out_proj.bias": before["w_o.bias"],
             })
+            torch_memory = {p.untyped_storage().data_ptr(): name for name, p in mha.named_parameters()}
+            for name, p in ours.named_parameters():
+                if p.untyped_storage().data_ptr() in torch_memory:
+                    raise CheckFailed(
+                        f"{name} shares its memory with torch's mha.{torch_memory[p.untyped_storage().data_ptr()]}: it "
+                        f"is torch's tensor (or a view of it), not a copy, so training either module changes the "
+                        f"other. Copy the values into the module's own parameters, {name}.copy_(...) inside "
+                        f"torch.no_grad()")
             if returned is not ours:
                 raise CheckFailed("it does not return `ours` (it returns "
                                   f"{'None' if returned is None else type(returned).__name__}): the text asks "

@@ -114,9 +114,10 @@ def _check_residual_block(cls: Callable) -> None:
     for batch, seq_len, d_model, d_hidden in [(2, 5, 8, 16), (3, 2, 6, 6), (1, 1, 4, 8)]:
         with case(f"ResidualBlock(d_model={d_model}, d_hidden={d_hidden}) on x of shape "
                   f"({batch}, {seq_len}, {d_model})"):
-            torch.manual_seed(d_model)
-            reference = ref.ResidualBlock(d_model, d_hidden)
-            block = cls(d_model, d_hidden)
+            with torch.random.fork_rng(devices=[]):  # seeded weights; the learner's own RNG stays as it was
+                torch.manual_seed(d_model)
+                reference = ref.ResidualBlock(d_model, d_hidden)
+                block = cls(d_model, d_hidden)
             copy_parameters(reference, block, "your ResidualBlock")
             x = randn(batch, seq_len, d_model, seed=batch)
             with torch.no_grad():
