@@ -11,6 +11,7 @@ from torch import nn
 import transformer_course as tc
 from contract import assert_not_done, fails_with, passes  # tests/contract.py
 from transformer_course import checks
+from transformer_course.checks import model as cm
 
 
 class Assembled(nn.Module):

@@ -43,11 +43,17 @@ def _reference_of(module, check):
     return seen["reference"]
 
 
+WHOLE_FILE = {"blank_page"}
+"""Notebook 12's battery checks a whole file of the learner's, piece by piece, with the topic checks above
+(each piece is one of them, or built like them); tests/test_blank_page.py runs it on the solution and on 50
+single-edit mistakes."""
+
+
 def every_check() -> list[tuple[str, object, object]]:
     """(module.check_name, check, reference) for every check_* function of every topic module."""
     found = []
     for info in pkgutil.iter_modules(checks.__path__):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.name in WHOLE_FILE:
             continue
         module = importlib.import_module(f"{checks.__name__}.{info.name}")
         for name, check in vars(module).items():

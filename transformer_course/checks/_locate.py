@@ -235,10 +235,10 @@ class stages:
             handle.remove()
 
 
-def _what(call: Call) -> str:
-    kind = call.kind
+def _what(stage: Call) -> str:
+    kind = stage.kind
     described = _DESCRIBE.get(kind)
-    return f"`{call.name}` ({kind}{': ' + described if described else ''})"
+    return f"`{stage.name}` ({kind}{': ' + described if described else ''})"
 
 
 def first_stage(reference: list[Call], learner: list[Call], atol: float = 1e-5, rtol: float = 1e-4,
@@ -327,10 +327,10 @@ def _never_called(reference: list[Call], theirs: dict) -> set[str]:
     return {c.name for c in reference if not theirs.get(c.name)}
 
 
-def _came_from(reference: list[Call], call: Call, i: int) -> str:
+def _came_from(reference: list[Call], stage: Call, i: int) -> str:
     """', which should be the output of `X`' when a previous stage's output is that input."""
-    want = call.inputs[i]
-    for c in reversed(reference[:reference.index(call)]):
+    want = stage.inputs[i]
+    for c in reversed(reference[:reference.index(stage)]):
         if c.output is not None and c.output.shape == want.shape and torch.equal(c.output, want):
             return f"; it should be the output of the stage before it, `{c.name}`"
     return ""

@@ -165,7 +165,7 @@ def _check_target_mask(fn: Callable) -> None:
                 "torch.tril keeps positions 0..i for row i": keys & future,
                 "the rows of the padding positions (as queries) are all False: the target mask hides padding "
                 "only as keys (the columns); a padding query keeps seeing the real tokens before it, as "
-                "padding_mask(tgt, pad_id) & causal_mask(...) gives": rows & causal,
+                "padding_mask(tgt, pad_id) & causal_mask(T, device=tgt.device) gives": rows & causal,
             })
 
 
