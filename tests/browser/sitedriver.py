@@ -21,21 +21,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Self
 
+from labdriver import Problem  # the browser test's: kind, where (here the page), detail
+
 PAGE_TIMEOUT_MS = 60_000
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str
-    page: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"[{self.kind}] {self.page}: {self.detail}"
 
 
 class SiteServer:

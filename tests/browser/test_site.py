@@ -101,7 +101,7 @@ def test_planted_faults_are_reported_fault_by_fault(browser, built_site, tmp_pat
     problems, pages = check_site(browser, tmp_path)
 
     assert sorted(pages) == ["healthy.html", "index.html", "planted.html"]
-    assert not [p for p in problems if p.page != "planted.html"], "\n".join(map(str, problems))
+    assert not [p for p in problems if p.where != "planted.html"], "\n".join(map(str, problems))
     found = {p.kind: str(p) for p in problems}
     assert set(found) == {"link", "image", "mermaid", "tex", "console"}, "\n".join(map(str, problems))
     assert "no_such_notebook.html" in found["link"]
