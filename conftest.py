@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tools.run_once import executed_elsewhere
+
 STRICT_ENV_VAR = "TRANSFORMER_COURSE_STRICT"
 SOLUTIONS = Path(__file__).resolve().parent / "notebooks" / "solutions"
 _learner_setting = os.environ.get(STRICT_ENV_VAR)
@@ -37,3 +39,26 @@ def pytest_collection_finish(session):
     first = SOLUTIONS / "03_multi_head_attention.ipynb"
     if any(Path(str(item.fspath)).resolve() == first for item in session.items):
         shutil.rmtree(SOLUTIONS / "my_parts", ignore_errors=True)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """In CI, run each notebook once: leave to the browser tests the notebooks they execute
+    whole (see ``tools/run_once.py``)."""
+    root = Path(__file__).resolve().parent
+    covered = executed_elsewhere([item.nodeid for item in items])
+    if not covered:
+        return
+    kept, left = [], []
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        relative = path.relative_to(root).as_posix() if root in path.parents else ""
+        (left if path.suffix == ".ipynb" and relative in covered else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            names = sorted({Path(str(item.fspath)).parent.name + "/" + Path(str(item.fspath)).name for item in left})
+            reporter.write_line(f"nbval: {len(names)} notebooks are executed whole by the browser tests of this "
+                                f"run (maintainers' tools required), so not a second time under nbval: "
+                                + ", ".join(names))
