@@ -41,6 +41,22 @@
 # name.*
 
 # %% [markdown]
+# ## Where this sits
+#
+# ```mermaid
+# flowchart LR
+#     S["the specification<br/>(this notebook)"] --> F["my_transformer.py<br/>(your file, only torch)"]
+#     F --> B1["pieces 1-9<br/>rules, Embedding, PositionalEncoding,<br/>attention, MultiHeadAttention, LayerNorm,<br/>FeedForward, SublayerConnection, EncoderLayer"]
+#     B1 --> B2["pieces 10-16<br/>Encoder, DecoderLayer, Decoder,<br/>Transformer, the three masks"]
+#     B2 --> B3["pieces 17-22<br/>loss, learning rate, optimiser,<br/>train_step, train, greedy_decode"]
+#     B3 -->|"all 22 correct"| T["train on the number task<br/>(notebook 07's settings)"]
+#     T --> R["exact match per family,<br/>your curve beside the course's"]
+# ```
+#
+# The battery checks the pieces in this order and stops at the first that
+# is wrong, naming it and the mistake.
+
+# %% [markdown]
 # ## Where you write: a file, `my_transformer.py`
 #
 # You write one Python file, `my_transformer.py`, beside this notebook
