@@ -4,7 +4,10 @@ Each function or class a solution cell defines under a name the package also has
 package's source as ASTs, after removing what only one side is meant to have: docstrings, type
 annotations, the package's input checks (``check_*``/``_check_*`` calls, ``if ...: raise`` and
 ``assert`` statements), methods the notebook's class does not define (``from_torch``), and the
-``tc.`` and ``parts.`` prefixes. What is left must be equal, except for the pairs in ``DIFFERENT``, each with the reason
+``tc.`` and ``parts.`` prefixes, and the package's *part arguments*: a class's keyword-only ``__init__``
+arguments that default to a part it is made of (``layer_cls=EncoderLayer``, ``split_heads=split_heads``,
+through which ``tc.parts.load`` passes in the learner's parts) become that part again, as the notebook writes
+it (``EncoderLayer(...)``, ``split_heads(...)``; ``self.split_heads = split_heads`` goes). What is left must be equal, except for the pairs in ``DIFFERENT``, each with the reason
 the notebook teaches another formulation; that list must be exact, so that a new drift, or a pair
 made equal, fails here.
 """
@@ -95,11 +98,51 @@ def _docstring_or_check(statement: ast.stmt) -> bool:
             and not statement.orelse)
 
 
+class _PartArguments(ast.NodeTransformer):
+    """A class's part arguments (``layer_cls=EncoderLayer``) replaced by the part they default to."""
+
+    def __init__(self, parts: dict[str, str]) -> None:
+        self.parts = parts  # argument -> the part's name
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.Name(id=self.parts[node.id], ctx=node.ctx) if node.id in self.parts else node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == "self" and node.attr in self.parts:
+            return ast.Name(id=self.parts[node.attr], ctx=node.ctx)  # self.split_heads(...): split_heads(...)
+        return self.generic_visit(node)
+
+
+def _without_part_arguments(node: ast.ClassDef) -> None:
+    """Remove the part arguments of ``node.__init__`` and the statements that keep them; use the parts by name."""
+    init = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+    if init is None:
+        return
+    parts = {arg.arg: default.id for arg, default in zip(init.args.kwonlyargs, init.args.kw_defaults)
+             if isinstance(default, ast.Name)}
+    kept = [(a, d) for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults) if a.arg not in parts]
+    init.args.kwonlyargs, init.args.kw_defaults = [a for a, _ in kept], [d for _, d in kept]
+
+    def keeps_a_part(statement: ast.stmt) -> bool:  # self.split_heads, self.merge_heads = split_heads, merge_heads
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
+            return False
+        target, value = statement.targets[0], statement.value
+        targets = target.elts if isinstance(target, ast.Tuple) else [target]
+        values = value.elts if isinstance(value, ast.Tuple) else [value]
+        return len(targets) == len(values) and all(
+            isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+            and isinstance(v, ast.Name) and t.attr == v.id and v.id in parts for t, v in zip(targets, values))
+
+    init.body = [s for s in init.body if not keeps_a_part(s)]
+    _PartArguments(parts).visit(node)
+
+
 def normalised(node: ast.AST, methods: set[str] | None = None) -> str:
     """The code of a def or class as compared here (``methods``: keep only these of a class)."""
     if isinstance(node, ast.ClassDef):
         node.body = [s for s in node.body if not _docstring_or_check(s)
                      and (methods is None or not isinstance(s, ast.FunctionDef) or s.name in methods)]
+        _without_part_arguments(node)
     return ast.unparse(ast.fix_missing_locations(_Normalise().visit(node)))
 
 
