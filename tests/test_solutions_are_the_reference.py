@@ -7,9 +7,10 @@ annotations, the package's input checks (``check_*``/``_check_*`` calls, ``if ..
 ``tc.`` and ``parts.`` prefixes, and the package's *part arguments*: a class's keyword-only ``__init__``
 arguments that default to a part it is made of (``layer_cls=EncoderLayer``, ``split_heads=split_heads``,
 through which ``tc.parts.load`` passes in the learner's parts) become that part again, as the notebook writes
-it (``EncoderLayer(...)``, ``split_heads(...)``; ``self.split_heads = split_heads`` goes). What is left must be equal, except for the pairs in ``DIFFERENT``, each with the reason
-the notebook teaches another formulation; that list must be exact, so that a new drift, or a pair
-made equal, fails here.
+it (``EncoderLayer(...)``, ``split_heads(...)``; ``self.split_heads = split_heads`` goes). What is left
+must be equal (for the layers in ``FEED_FORWARD_OPTIONAL``, once the package's optional feed-forward
+sub-layer is made required), except for the pairs in ``DIFFERENT``, each with the reason the notebook
+teaches another formulation; that list must be exact, so that a new drift, or a pair made equal, fails here.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ MODULES_OF = {"10": [tokenizer]}
 
 DIFFERENT = {
     ("01", "ResidualBlock"): "the package's update f(x) is a method of its own, which the check compares with",
-    ("02", "scaled_dot_product_attention"): "the package's also takes the attention dropout (03 adds it)",
+    ("02", "scaled_dot_product_attention"): "the package's also takes the attention dropout (03 adds it) and, as "
+                                            "torch's does, a scale in place of 1/sqrt(d_k) (08's ablation sets 1)",
     ("04", "sinusoidal_encoding"): "the notebook computes pos / 10000^(2i/d_model) as the paper writes it; the "
                                    "package uses exp(-log(10000) 2i/d_model), as most code does",
     ("05", "LayerNorm"): "the notebook uses x.var(unbiased=False); the package the faster centred form",
@@ -62,6 +64,25 @@ DIFFERENT = {
 
 REFERENCE_OF = {("09", "DecoderOnlyBlock"): tc.EncoderLayer}
 """Where the package's object is another one: its decoder-only block is the encoder layer (a subclass)."""
+
+FEED_FORWARD_OPTIONAL = {("05", "EncoderLayer"), ("06", "DecoderLayer"), ("09", "DecoderOnlyBlock")}
+"""Pairs that differ in one known way only: the package's layer can leave its feed-forward sub-layer out
+(``feed_forward_cls=None``, for notebook 08's ablation), which the notebook's never does. The comparison
+takes that option out of the package's code (``X if feed_forward_cls else None`` becomes ``X``, and
+``Y if self.feed_forward is not None else x`` becomes ``Y``) and then requires the rest to be equal."""
+
+
+class _RequiredFeedForward(ast.NodeTransformer):
+    """The package's optional feed-forward sub-layer, made the notebook's required one."""
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        self.generic_visit(node)
+        test = ast.unparse(node.test)
+        if test == "feed_forward_cls" and isinstance(node.orelse, ast.Constant) and node.orelse.value is None:
+            return node.body
+        if test == "self.feed_forward is not None":
+            return node.body
+        return node
 
 
 class _Normalise(ast.NodeTransformer):
@@ -166,17 +187,21 @@ def pairs() -> list[tuple[str, str, ast.AST, object]]:
     return found
 
 
-def compare(node: ast.AST, reference: object) -> tuple[str, str]:
+def compare(node: ast.AST, reference: object, feed_forward_required: bool = False) -> tuple[str, str]:
     methods = ({s.name for s in node.body if isinstance(s, ast.FunctionDef)}
                if isinstance(node, ast.ClassDef) else None)
     theirs = ast.parse(textwrap.dedent(inspect.getsource(reference))).body[0]
     theirs.name = node.name  # the same for a pair, but for REFERENCE_OF
+    if feed_forward_required:
+        theirs = _RequiredFeedForward().visit(theirs)
     return normalised(node), normalised(theirs, methods)
 
 
 @pytest.mark.parametrize("notebook, name, node, reference", pairs(), ids=lambda v: v if isinstance(v, str) else "")
 def test_a_solution_is_the_reference_or_a_known_difference(notebook, name, node, reference):
-    mine, theirs = compare(node, reference)
+    mine, theirs = compare(node, reference, feed_forward_required=(notebook, name) in FEED_FORWARD_OPTIONAL)
+    if (notebook, name) in FEED_FORWARD_OPTIONAL:
+        assert compare(node, reference)[1] != theirs, f"{notebook} {name}: no optional feed-forward to take out"
     if (notebook, name) in DIFFERENT:
         assert mine != theirs, f"{notebook} {name} is now the same code as the package's: remove it from DIFFERENT"
     else:
@@ -185,5 +210,5 @@ def test_a_solution_is_the_reference_or_a_known_difference(notebook, name, node,
 
 def test_the_known_differences_are_all_pairs():
     names = {(notebook, name) for notebook, name, _, _ in pairs()}
-    assert set(DIFFERENT) <= names
+    assert set(DIFFERENT) <= names and FEED_FORWARD_OPTIONAL <= names
     assert len(names) >= 30  # the comparison found the solution cells

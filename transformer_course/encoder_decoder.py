@@ -25,27 +25,28 @@ class DecoderLayer(nn.Module):
 
     x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model).
     tgt_mask for self-attention (B, 1, T, T); src_mask for cross-attention (B, 1, 1, S).
-    The keyword-only ``*_cls`` are the parts it is made of (``tc.parts.load`` passes in the learner's).
+    The keyword-only ``*_cls`` are the parts it is made of (``tc.parts.load`` passes in the learner's);
+    ``feed_forward_cls=None`` leaves the feed-forward sub-layer out (notebook 08's ablation).
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
                  norm_first: bool = False, activation: str = "relu", *,
-                 attention_cls: type[nn.Module] = MultiHeadAttention, feed_forward_cls: type[nn.Module] = FeedForward,
+                 attention_cls: type[nn.Module] = MultiHeadAttention, feed_forward_cls: type[nn.Module] | None = FeedForward,
                  sublayer_cls: type[nn.Module] = SublayerConnection) -> None:
         super().__init__()
         self.self_attn = attention_cls(d_model, n_heads, dropout)
         self.cross_attn = attention_cls(d_model, n_heads, dropout)
-        self.feed_forward = feed_forward_cls(d_model, d_ff, dropout, activation)
+        self.feed_forward = feed_forward_cls(d_model, d_ff, dropout, activation) if feed_forward_cls else None
         self.self_attn_sublayer = sublayer_cls(d_model, dropout, norm_first)
         self.cross_attn_sublayer = sublayer_cls(d_model, dropout, norm_first)
-        self.ff_sublayer = sublayer_cls(d_model, dropout, norm_first)
+        self.ff_sublayer = sublayer_cls(d_model, dropout, norm_first) if feed_forward_cls else None
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
                 tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.self_attn_sublayer(x, lambda y: self.self_attn(y, y, y, tgt_mask))
         # queries from the target, keys and values from the source: this is where translation happens
         x = self.cross_attn_sublayer(x, lambda y: self.cross_attn(y, memory, memory, src_mask))
-        return self.ff_sublayer(x, self.feed_forward)
+        return self.ff_sublayer(x, self.feed_forward) if self.feed_forward is not None else x
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> "DecoderLayer":
