@@ -174,17 +174,17 @@ def test_results_file_holds_every_experiment_with_its_seeds():
 
 
 def test_the_cheapest_stored_run_is_reproduced(one_thread):
-    """The results file is what tools/ablations.py computes: rerun its cheapest run and compare, as notebook 08 does.
+    """The results file is what tools/ablations.py computed: rerun its cheapest run and compare, as notebook 08 does.
 
-    What this guarantees: the rerun is close (it was identical on the kind of CPU the file was made on, one
-    thread, this torch, until the switchable model became the course's Transformer with parts passed in:
-    its parameters are listed in another order, in which gradient clipping adds up the gradients' norms, so
-    the last digits differ and drift, as on another CPU; regenerating the file makes it identical again); on any other CPU (other vector instructions, e.g. AVX2 instead of AVX-512) or a GPU it
-    is close, as ``ab.compare_with_stored`` (which notebook 08 uses too) defines: losses within
-    ``ab.LOSS_TOLERANCE``, test exact match not measurably different (the seeds' spread, or two standard
-    errors of the test set). Bit-equality is not asserted, because it does not hold across kinds of CPU:
-    forcing AVX2 kernels on an AVX-512 machine (ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2)
-    moved these losses by up to 0.05%, and on the machine the tests ran on they were not the file's either.
+    What this guarantees: the rerun is close, as ``ab.compare_with_stored`` (which notebook 08 uses too)
+    defines: losses within ``ab.LOSS_TOLERANCE``, test exact match not measurably different (the seeds'
+    spread, or two standard errors of the test set). Bit-equality is not asserted, because it does not hold
+    across kinds of CPU: forcing AVX2 kernels on an AVX-512 machine (ATEN_CPU_CAPABILITY=avx2,
+    MKL_ENABLE_INSTRUCTIONS=AVX2) moved these losses by up to 0.05%, and on the machine the tests ran on they
+    were not the file's either. Nor does it hold any longer on the kind of CPU the file was made on: the
+    switchable model is now the course's Transformer with parts passed in, whose parameters are listed in
+    another order, in which gradient clipping adds up the gradients' norms, so the last digits differ and
+    drift as on another CPU (regenerating the file, python -m tools.ablations, would make it identical there).
     """
     stored = min(_runs(), key=lambda r: r["seconds"] if r["setting"] == "one layer" else float("inf"))
     again = ab.run(ab.Run(**stored["config"]))

@@ -90,7 +90,8 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
                  norm_first: bool = False, activation: str = "relu", *,
-                 attention_cls: type[nn.Module] = MultiHeadAttention, feed_forward_cls: type[nn.Module] | None = FeedForward,
+                 attention_cls: type[nn.Module] = MultiHeadAttention,
+                 feed_forward_cls: type[nn.Module] | None = FeedForward,
                  sublayer_cls: type[nn.Module] = SublayerConnection) -> None:
         super().__init__()
         self.self_attn = attention_cls(d_model, n_heads, dropout)

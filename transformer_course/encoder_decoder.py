@@ -31,7 +31,8 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
                  norm_first: bool = False, activation: str = "relu", *,
-                 attention_cls: type[nn.Module] = MultiHeadAttention, feed_forward_cls: type[nn.Module] | None = FeedForward,
+                 attention_cls: type[nn.Module] = MultiHeadAttention,
+                 feed_forward_cls: type[nn.Module] | None = FeedForward,
                  sublayer_cls: type[nn.Module] = SublayerConnection) -> None:
         super().__init__()
         self.self_attn = attention_cls(d_model, n_heads, dropout)
@@ -94,7 +95,9 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """n_layers DecoderLayers, then an optional final LayerNorm: x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model).
+    """n_layers DecoderLayers, then an optional final LayerNorm.
+
+    x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model).
 
     ``layer_cls``, ``norm_cls``: the parts it is made of (``tc.parts.load`` passes in the learner's).
     """

@@ -400,7 +400,7 @@ def _deps(name: str, source: str) -> tuple[str, ...]:
 
 
 def _exec(source: str, filename: str, namespace: dict, name: str) -> Any:
-    """Run the learner's saved ``source`` in ``namespace`` (annotations unevaluated, as in the package); return its ``name``."""
+    """Run the learner's saved ``source`` in ``namespace`` (annotations unevaluated, as in the package); its ``name``."""
     code = compile(source, filename, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True)
     exec(code, namespace)
     if name not in namespace:
