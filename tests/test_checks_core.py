@@ -174,6 +174,52 @@ def test_call_catches_a_tensor_made_on_the_cpu():
         checks.call(lambda x: torch.zeros(len(x)), torch.zeros(3))
 
 
+def _legacy_constructor(x):
+    return x + torch.LongTensor([1, 2, 3])  # the mistake: always a CPU tensor
+
+
+def _from_numpy(x):
+    import numpy as np
+    return x + torch.from_numpy(np.arange(3.0)).float()  # the mistake: a NumPy array is on the CPU
+
+
+def _like_on_cpu(x):
+    return x + torch.zeros_like(x, device="cpu")  # the mistake: device="cpu", not the input's
+
+
+def _method_on_cpu(x):
+    return x * x.new_ones(3, device="cpu")
+
+
+@pytest.mark.parametrize("fn, made, why", [
+    (_legacy_constructor, "torch.LongTensor", "torch.LongTensor, torch.FloatTensor and the like always make CPU"),
+    (_from_numpy, "torch.from_numpy", "a NumPy array is always on the CPU"),
+    (_like_on_cpu, "torch.zeros_like", 'device="cpu" was given'),
+    (_method_on_cpu, ".new_ones", 'device="cpu" was given'),
+])
+def test_call_sees_the_cpu_tensors_that_are_not_made_by_a_factory_without_device(fn, made, why):
+    with pytest.raises(CheckFailed, match=rf"would fail on a GPU: the tensor made by `{re.escape(made)}\(...\)` at "
+                                          rf"line \d+ of {fn.__name__}: .* is on the CPU \({re.escape(why)}"):
+        checks.call(fn, torch.zeros(2, 3))
+
+
+def test_the_stand_ins_behave_as_the_originals_and_are_put_back():
+    """While a check watches, torch.LongTensor and torch.from_numpy are stand-ins; the learner cannot tell."""
+    originals = torch.LongTensor, torch.from_numpy
+
+    def uses_them(x):
+        ids = torch.LongTensor([0, 2]).to(x.device)  # moved to the inputs' device: fine on a GPU
+        assert isinstance(ids, torch.LongTensor) and torch.LongTensor.dtype == torch.int64
+        return x[:, ids] + torch.from_numpy(__import__("numpy").ones(2, dtype="float32")).to(x.device)
+
+    assert checks.call(uses_them, torch.zeros(2, 3)).shape == (2, 2)
+    assert (torch.LongTensor, torch.from_numpy) == originals
+    with pytest.raises(ZeroDivisionError):
+        checks.call(lambda x: 1 / 0, torch.zeros(1))
+    assert (torch.LongTensor, torch.from_numpy) == originals
+    checks.call(lambda x: x + torch.zeros_like(x, device=x.device), torch.zeros(2))  # on the input's device: fine
+
+
 def test_call_forbids_what_the_text_forbids():
     with pytest.raises(CheckFailed, match="it calls softmax at line .*; do it yourself"):
         checks.call(lambda x: x.softmax(-1), torch.zeros(3), forbidden={"softmax": "do it yourself"})

@@ -357,3 +357,35 @@ def test_forward_with_cache_mask_made_on_the_cpu_is_named():
 def test_forward_with_cache_hints_make_the_mask_on_the_tokens_device():
     fails_with(cg.check_forward_with_cache, _cached(mask="top_left"), "tc.causal_mask(past + L, device=tokens.device)")
     fails_with(cg.check_forward_with_cache, _cached(mask="none"), "tc.causal_mask(past + L, device=tokens.device)")
+
+
+# --- a cached forward's mistake no message lists is located: the first stage that differs ------------------
+
+
+def _cached_forward(feed_forward=True, start=lambda past: past):
+    def forward_with_cache(model, tokens, cache):
+        past, n = cache.length, tokens.shape[1]
+        x = model.add_positions(model.tok_embed(tokens), start=start(past))
+        mask = tc.causal_mask(past + n, device=tokens.device)[past:]
+        for layer, block in enumerate(model.blocks):
+            x = block.attn_sublayer(x, lambda y: tc.attend_with_cache(block.self_attn, y, cache, layer, mask))  # noqa: B023
+            if feed_forward:
+                x = block.ff_sublayer(x, block.feed_forward)
+        return model.unembed(model.norm(x) if model.norm is not None else x)
+    return forward_with_cache
+
+
+def test_a_cached_forward_without_its_feed_forward_is_located():
+    fails_with(cg.check_forward_with_cache, _cached_forward(feed_forward=False),
+               "the first stage that differs: your code never calls `blocks.0.feed_forward`",
+               "in the call that reads positions 0..4 with 0 tokens in the cache")
+
+
+def test_a_cached_forward_is_located_in_the_first_call_that_differs():
+    """Positions one too far once the cache holds something: the first call is right, the next one is not."""
+    model = cg.seeded_gpt(cg.gpt_config(True, vocab_size=17, d_model=16, n_layers=2), seed=0)
+    pieces = [torch.randint(3, 17, (2, 4), generator=torch.Generator().manual_seed(0)), torch.tensor([[5], [6]])]
+    assert cg._first_cached_stage(_cached_forward(), model, pieces) is None  # the right one: nothing to locate
+    found = cg._first_cached_stage(_cached_forward(start=lambda past: past + 1 if past else 0), model, pieces)
+    assert found.startswith("the first stage that differs is the input of `blocks.0.") and \
+        found.endswith("(in the call that reads positions 4..4 with 4 tokens in the cache)"), found

@@ -214,3 +214,36 @@ class CPUScaleEncode(Assembled):
 def test_encode_runs_under_the_watch():
     """The old check called model.encode directly, outside the watch: this passed."""
     fails_with(cm.check_transformer, CPUScaleEncode, "encode", "would fail on a GPU", "torch.full")
+
+
+# --- a mistake no message lists is located: the first stage of the model that differs ------------------------
+# Written as a learner could: each is in none of the check's lists, so the message comes from the stages the
+# check records (the model's sub-modules, called by the right wiring and by the learner's).
+
+def _positions_twice(self, src, src_mask=None):
+    return self.encoder(self.pos_encoding(self.pos_encoding(self.src_embed(src) * self.scale())), src_mask)
+
+
+def _forward_encodes_the_target(self, src, tgt, src_mask=None, tgt_mask=None):
+    return self.decode(tgt, self.encode(tgt, src_mask), src_mask, tgt_mask)
+
+
+def _decoder_layers_without_the_stack(self, tgt, memory, src_mask=None, tgt_mask=None):
+    x = self.pos_encoding(self.tgt_embed(tgt) * self.scale())
+    for layer in self.decoder.layers:  # the stack's final norm (pre-LN) is left out
+        x = layer(x, memory, src_mask, tgt_mask)
+    return self.unembed(x)
+
+
+@pytest.mark.parametrize("learner, fragments", [
+    (wrong(encode=_positions_twice),
+     ["encode(src, src_mask) is wrong: the first stage that differs is the input of "
+      "`encoder.layers.0.self_attn.w_q`", "it should be the output of the stage before it, `pos_encoding`"]),
+    (wrong(forward=_forward_encodes_the_target),
+     ["forward(src, tgt, src_mask, tgt_mask) is wrong: the first stage that differs is the input of `src_embed`"]),
+    (wrong(decode=_decoder_layers_without_the_stack),
+     ["decode(tgt, memory, src_mask, tgt_mask) is wrong: the first stage that differs: your code never calls "
+      "`decoder` (Decoder: the decoder layers in order, then the final norm if any)", "norm_first=True"]),
+], ids=["positions twice", "forward encodes the target", "decoder layers without the stack"])
+def test_an_unlisted_assembly_mistake_is_located(learner, fragments):
+    fails_with(checks.model.check_transformer, learner, *fragments)

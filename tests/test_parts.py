@@ -321,6 +321,74 @@ def test_the_reference_model_is_assembled_from_the_learners_parts(my_parts, caps
         capsys.readouterr().out
 
 
+def test_a_reference_built_on_the_learners_parts_is_the_package_class_with_them_passed_in(my_parts, capsys):
+    """No second copy of the package's code (it was once run again by exec in a patched namespace): the class
+    is the package's, its parts passed in as arguments, and a seed gives the weights and logits tc.Transformer has."""
+    checks.multihead.check_multi_head_attention(run_cell(MULTI_HEAD)["MultiHeadAttention"])
+    loaded = parts.load("Transformer", "Encoder", "EncoderLayer", quiet=True)
+    assert issubclass(loaded.Transformer, tc.Transformer) and loaded.Transformer is not tc.Transformer
+    assert issubclass(loaded.Encoder, tc.Encoder) and issubclass(loaded.EncoderLayer, tc.EncoderLayer)
+    assert loaded.Transformer.__name__ == "Transformer" and loaded.Transformer.__doc__ == tc.Transformer.__doc__
+    config = tc.ModelConfig(vocab_size=11, src_vocab_size=13, d_model=16, n_heads=2, n_layers=2, d_ff=32)
+    torch.manual_seed(0)
+    mine = loaded.Transformer(config).eval()  # called as the notebooks call it
+    torch.manual_seed(0)
+    reference = tc.Transformer(config).eval()
+    assert isinstance(mine.encoder, tc.Encoder) and getattr(mine.decoder.layers[1].cross_attn, "mine", False)
+    assert list(mine.state_dict()) == list(reference.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), reference.state_dict().values()))
+    src, tgt = torch.randint(3, 13, (2, 5)), torch.randint(3, 11, (2, 4))
+    masks = tc.padding_mask(src, 0), tc.target_mask(tgt, 0)
+    assert torch.equal(mine(src, tgt, *masks), reference(src, tgt, *masks))
+
+
+def _fingerprint(model: nn.Module) -> str:
+    digest = __import__("hashlib").sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("norm_first, fingerprint", [(False, "78628322ddeeed25"), (True, "e96e5d844495eb1f")])
+def test_a_seeded_transformer_has_the_weights_it_had_before_the_parts_became_arguments(norm_first, fingerprint):
+    """The state-dict names and the order in which parameters are made (and drawn) are unchanged: the
+    fingerprints were taken from tc.Transformer before its parts became keyword arguments (weight
+    initialisation on the CPU draws the same numbers on every machine)."""
+    config = tc.ModelConfig(vocab_size=11, src_vocab_size=13, d_model=16, n_heads=2, n_layers=2, d_ff=32,
+                            norm_first=norm_first)
+    torch.manual_seed(0)
+    assert _fingerprint(tc.Transformer(config)) == fingerprint
+
+
+def test_every_part_a_reference_uses_is_an_argument():
+    """What the reference's code names of the earlier parts is exactly what can be passed in (and nothing is
+    built from a part's source any more)."""
+    for name in parts.PARTS:
+        reference = getattr(tc, name)
+        named = parts._deps(name, __import__("inspect").getsource(reference))
+        assert set(parts.part_arguments(reference)) == set(named), name
+    assert parts.part_arguments(tc.Encoder) == {"EncoderLayer": "layer_cls", "LayerNorm": "norm_cls"}
+    assert "getsource" not in Path(parts.__file__).read_text()
+
+
+def test_a_stack_is_made_of_the_layer_class_it_is_given():
+    class Mine(tc.EncoderLayer):
+        pass
+
+    class MyNorm(tc.LayerNorm):
+        pass
+
+    encoder = tc.Encoder(2, 8, 2, 16, norm_first=True, layer_cls=Mine, norm_cls=MyNorm)
+    assert all(type(layer) is Mine for layer in encoder.layers) and type(encoder.norm) is MyNorm
+
+    class MyAttention(tc.MultiHeadAttention):
+        pass
+
+    decoder = tc.Decoder(1, 8, 2, 16, layer_cls=parts.built_on(tc.DecoderLayer, {"attention_cls": MyAttention}))
+    assert type(decoder.layers[0].cross_attn) is MyAttention and type(decoder.layers[0].feed_forward) is tc.FeedForward
+
+
 @pytest.mark.parametrize("text, reason", [
     ("class LayerNorm(nn.Module:\n", "could not be loaded: SyntaxError"),
     ("class LayerNorm(UnknownBase):\n    pass\n", "could not be loaded: NameError"),

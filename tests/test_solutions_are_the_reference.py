@@ -4,9 +4,13 @@ Each function or class a solution cell defines under a name the package also has
 package's source as ASTs, after removing what only one side is meant to have: docstrings, type
 annotations, the package's input checks (``check_*``/``_check_*`` calls, ``if ...: raise`` and
 ``assert`` statements), methods the notebook's class does not define (``from_torch``), and the
-``tc.`` and ``parts.`` prefixes. What is left must be equal, except for the pairs in ``DIFFERENT``, each with the reason
-the notebook teaches another formulation; that list must be exact, so that a new drift, or a pair
-made equal, fails here.
+``tc.`` and ``parts.`` prefixes, and the package's *part arguments*: a class's keyword-only ``__init__``
+arguments that default to a part it is made of (``layer_cls=EncoderLayer``, ``split_heads=split_heads``,
+through which ``tc.parts.load`` passes in the learner's parts) become that part again, as the notebook writes
+it (``EncoderLayer(...)``, ``split_heads(...)``; ``self.split_heads = split_heads`` goes). What is left
+must be equal (for the layers in ``FEED_FORWARD_OPTIONAL``, once the package's optional feed-forward
+sub-layer is made required), except for the pairs in ``DIFFERENT``, each with the reason the notebook
+teaches another formulation; that list must be exact, so that a new drift, or a pair made equal, fails here.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ MODULES_OF = {"10": [tokenizer]}
 
 DIFFERENT = {
     ("01", "ResidualBlock"): "the package's update f(x) is a method of its own, which the check compares with",
-    ("02", "scaled_dot_product_attention"): "the package's also takes the attention dropout (03 adds it)",
+    ("02", "scaled_dot_product_attention"): "the package's also takes the attention dropout (03 adds it) and, as "
+                                            "torch's does, a scale in place of 1/sqrt(d_k) (08's ablation sets 1)",
     ("04", "sinusoidal_encoding"): "the notebook computes pos / 10000^(2i/d_model) as the paper writes it; the "
                                    "package uses exp(-log(10000) 2i/d_model), as most code does",
     ("05", "LayerNorm"): "the notebook uses x.var(unbiased=False); the package the faster centred form",
@@ -59,6 +64,25 @@ DIFFERENT = {
 
 REFERENCE_OF = {("09", "DecoderOnlyBlock"): tc.EncoderLayer}
 """Where the package's object is another one: its decoder-only block is the encoder layer (a subclass)."""
+
+FEED_FORWARD_OPTIONAL = {("05", "EncoderLayer"), ("06", "DecoderLayer"), ("09", "DecoderOnlyBlock")}
+"""Pairs that differ in one known way only: the package's layer can leave its feed-forward sub-layer out
+(``feed_forward_cls=None``, for notebook 08's ablation), which the notebook's never does. The comparison
+takes that option out of the package's code (``X if feed_forward_cls else None`` becomes ``X``, and
+``Y if self.feed_forward is not None else x`` becomes ``Y``) and then requires the rest to be equal."""
+
+
+class _RequiredFeedForward(ast.NodeTransformer):
+    """The package's optional feed-forward sub-layer, made the notebook's required one."""
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        self.generic_visit(node)
+        test = ast.unparse(node.test)
+        if test == "feed_forward_cls" and isinstance(node.orelse, ast.Constant) and node.orelse.value is None:
+            return node.body
+        if test == "self.feed_forward is not None":
+            return node.body
+        return node
 
 
 class _Normalise(ast.NodeTransformer):
@@ -95,11 +119,51 @@ def _docstring_or_check(statement: ast.stmt) -> bool:
             and not statement.orelse)
 
 
+class _PartArguments(ast.NodeTransformer):
+    """A class's part arguments (``layer_cls=EncoderLayer``) replaced by the part they default to."""
+
+    def __init__(self, parts: dict[str, str]) -> None:
+        self.parts = parts  # argument -> the part's name
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.Name(id=self.parts[node.id], ctx=node.ctx) if node.id in self.parts else node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == "self" and node.attr in self.parts:
+            return ast.Name(id=self.parts[node.attr], ctx=node.ctx)  # self.split_heads(...): split_heads(...)
+        return self.generic_visit(node)
+
+
+def _without_part_arguments(node: ast.ClassDef) -> None:
+    """Remove the part arguments of ``node.__init__`` and the statements that keep them; use the parts by name."""
+    init = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+    if init is None:
+        return
+    parts = {arg.arg: default.id for arg, default in zip(init.args.kwonlyargs, init.args.kw_defaults)
+             if isinstance(default, ast.Name)}
+    kept = [(a, d) for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults) if a.arg not in parts]
+    init.args.kwonlyargs, init.args.kw_defaults = [a for a, _ in kept], [d for _, d in kept]
+
+    def keeps_a_part(statement: ast.stmt) -> bool:  # self.split_heads, self.merge_heads = split_heads, merge_heads
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
+            return False
+        target, value = statement.targets[0], statement.value
+        targets = target.elts if isinstance(target, ast.Tuple) else [target]
+        values = value.elts if isinstance(value, ast.Tuple) else [value]
+        return len(targets) == len(values) and all(
+            isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+            and isinstance(v, ast.Name) and t.attr == v.id and v.id in parts for t, v in zip(targets, values))
+
+    init.body = [s for s in init.body if not keeps_a_part(s)]
+    _PartArguments(parts).visit(node)
+
+
 def normalised(node: ast.AST, methods: set[str] | None = None) -> str:
     """The code of a def or class as compared here (``methods``: keep only these of a class)."""
     if isinstance(node, ast.ClassDef):
         node.body = [s for s in node.body if not _docstring_or_check(s)
                      and (methods is None or not isinstance(s, ast.FunctionDef) or s.name in methods)]
+        _without_part_arguments(node)
     return ast.unparse(ast.fix_missing_locations(_Normalise().visit(node)))
 
 
@@ -123,17 +187,21 @@ def pairs() -> list[tuple[str, str, ast.AST, object]]:
     return found
 
 
-def compare(node: ast.AST, reference: object) -> tuple[str, str]:
+def compare(node: ast.AST, reference: object, feed_forward_required: bool = False) -> tuple[str, str]:
     methods = ({s.name for s in node.body if isinstance(s, ast.FunctionDef)}
                if isinstance(node, ast.ClassDef) else None)
     theirs = ast.parse(textwrap.dedent(inspect.getsource(reference))).body[0]
     theirs.name = node.name  # the same for a pair, but for REFERENCE_OF
+    if feed_forward_required:
+        theirs = _RequiredFeedForward().visit(theirs)
     return normalised(node), normalised(theirs, methods)
 
 
 @pytest.mark.parametrize("notebook, name, node, reference", pairs(), ids=lambda v: v if isinstance(v, str) else "")
 def test_a_solution_is_the_reference_or_a_known_difference(notebook, name, node, reference):
-    mine, theirs = compare(node, reference)
+    mine, theirs = compare(node, reference, feed_forward_required=(notebook, name) in FEED_FORWARD_OPTIONAL)
+    if (notebook, name) in FEED_FORWARD_OPTIONAL:
+        assert compare(node, reference)[1] != theirs, f"{notebook} {name}: no optional feed-forward to take out"
     if (notebook, name) in DIFFERENT:
         assert mine != theirs, f"{notebook} {name} is now the same code as the package's: remove it from DIFFERENT"
     else:
@@ -142,5 +210,5 @@ def test_a_solution_is_the_reference_or_a_known_difference(notebook, name, node,
 
 def test_the_known_differences_are_all_pairs():
     names = {(notebook, name) for notebook, name, _, _ in pairs()}
-    assert set(DIFFERENT) <= names
+    assert set(DIFFERENT) <= names and FEED_FORWARD_OPTIONAL <= names
     assert len(names) >= 30  # the comparison found the solution cells

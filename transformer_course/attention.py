@@ -46,14 +46,16 @@ def scaled_dot_product_attention(
     v: torch.Tensor,  # (..., k_len, d_v)
     mask: torch.Tensor | None = None,  # bool, broadcastable to (..., q_len, k_len); True = may attend
     dropout: torch.nn.Module | None = None,
+    scale: float | None = None,  # what multiplies Q K^T; None: 1/sqrt(d_k)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (output (..., q_len, d_v), weights (..., q_len, k_len)).
 
     A query whose keys are all masked out gets all-zero weights and a zero output, not NaN.
-    `dropout`, if given, zeroes some of the weights while training (a regulariser).
+    `dropout`, if given, zeroes some of the weights while training (a regulariser). `scale`, as in
+    torch's scaled_dot_product_attention, replaces 1/sqrt(d_k) (notebook 08 sets it to 1 to take it out).
     """
     _check_qkv(q, k, v)
-    scores = attention_scores(q, k)  # (..., q_len, k_len)
+    scores = attention_scores(q, k) if scale is None else q @ k.transpose(-2, -1) * scale  # (..., q_len, k_len)
     weights = masked_softmax(scores, mask)  # (..., q_len, k_len), each row sums to 1 (or is all 0)
     if dropout is not None:
         weights = dropout(weights)

@@ -64,11 +64,13 @@ class SublayerConnection(nn.Module):
 
     post-LN (the paper, norm_first=False): LayerNorm(x + Dropout(Sublayer(x)))
     pre-LN  (most modern code, norm_first=True): x + Dropout(Sublayer(LayerNorm(x)))
+    ``norm_cls``: the LayerNorm it is made of (``tc.parts.load`` passes in the learner's).
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = False) -> None:
+    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = False, *,
+                 norm_cls: type[nn.Module] = LayerNorm) -> None:
         super().__init__()
-        self.norm = LayerNorm(d_model)
+        self.norm = norm_cls(d_model)
         self.dropout = nn.Dropout(dropout)
         self.norm_first = norm_first
 
@@ -82,19 +84,24 @@ class EncoderLayer(nn.Module):
     """Self-attention then feed-forward, each in a SublayerConnection: (B, S, d_model) -> (B, S, d_model).
 
     mask: bool, broadcastable to (B, n_heads, S, S), True = may attend (usually a padding mask (B, 1, 1, S)).
+    The keyword-only ``*_cls`` are the parts it is made of (``tc.parts.load`` passes in the learner's);
+    ``feed_forward_cls=None`` leaves the feed-forward sub-layer out (notebook 08's ablation).
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu") -> None:
+                 norm_first: bool = False, activation: str = "relu", *,
+                 attention_cls: type[nn.Module] = MultiHeadAttention,
+                 feed_forward_cls: type[nn.Module] | None = FeedForward,
+                 sublayer_cls: type[nn.Module] = SublayerConnection) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
-        self.attn_sublayer = SublayerConnection(d_model, dropout, norm_first)
-        self.ff_sublayer = SublayerConnection(d_model, dropout, norm_first)
+        self.self_attn = attention_cls(d_model, n_heads, dropout)
+        self.feed_forward = feed_forward_cls(d_model, d_ff, dropout, activation) if feed_forward_cls else None
+        self.attn_sublayer = sublayer_cls(d_model, dropout, norm_first)
+        self.ff_sublayer = sublayer_cls(d_model, dropout, norm_first) if feed_forward_cls else None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.attn_sublayer(x, lambda y: self.self_attn(y, y, y, mask))
-        return self.ff_sublayer(x, self.feed_forward)
+        return self.ff_sublayer(x, self.feed_forward) if self.feed_forward is not None else x
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> "EncoderLayer":

@@ -25,24 +25,29 @@ class DecoderLayer(nn.Module):
 
     x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model).
     tgt_mask for self-attention (B, 1, T, T); src_mask for cross-attention (B, 1, 1, S).
+    The keyword-only ``*_cls`` are the parts it is made of (``tc.parts.load`` passes in the learner's);
+    ``feed_forward_cls=None`` leaves the feed-forward sub-layer out (notebook 08's ablation).
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu") -> None:
+                 norm_first: bool = False, activation: str = "relu", *,
+                 attention_cls: type[nn.Module] = MultiHeadAttention,
+                 feed_forward_cls: type[nn.Module] | None = FeedForward,
+                 sublayer_cls: type[nn.Module] = SublayerConnection) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
-        self.self_attn_sublayer = SublayerConnection(d_model, dropout, norm_first)
-        self.cross_attn_sublayer = SublayerConnection(d_model, dropout, norm_first)
-        self.ff_sublayer = SublayerConnection(d_model, dropout, norm_first)
+        self.self_attn = attention_cls(d_model, n_heads, dropout)
+        self.cross_attn = attention_cls(d_model, n_heads, dropout)
+        self.feed_forward = feed_forward_cls(d_model, d_ff, dropout, activation) if feed_forward_cls else None
+        self.self_attn_sublayer = sublayer_cls(d_model, dropout, norm_first)
+        self.cross_attn_sublayer = sublayer_cls(d_model, dropout, norm_first)
+        self.ff_sublayer = sublayer_cls(d_model, dropout, norm_first) if feed_forward_cls else None
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
                 tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.self_attn_sublayer(x, lambda y: self.self_attn(y, y, y, tgt_mask))
         # queries from the target, keys and values from the source: this is where translation happens
         x = self.cross_attn_sublayer(x, lambda y: self.cross_attn(y, memory, memory, src_mask))
-        return self.ff_sublayer(x, self.feed_forward)
+        return self.ff_sublayer(x, self.feed_forward) if self.feed_forward is not None else x
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> "DecoderLayer":
@@ -59,15 +64,19 @@ class DecoderLayer(nn.Module):
 
 
 class Encoder(nn.Module):
-    """n_layers EncoderLayers, then an optional final LayerNorm (needed with pre-LN): (B, S, d_model) -> same."""
+    """n_layers EncoderLayers, then an optional final LayerNorm (needed with pre-LN): (B, S, d_model) -> same.
+
+    ``layer_cls``, ``norm_cls``: the parts it is made of (``tc.parts.load`` passes in the learner's).
+    """
 
     def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None) -> None:
+                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None, *,
+                 layer_cls: type[nn.Module] = EncoderLayer, norm_cls: type[nn.Module] = LayerNorm) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)
+            layer_cls(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)
         )
-        self.norm = LayerNorm(d_model) if (norm_first if final_norm is None else final_norm) else None
+        self.norm = norm_cls(d_model) if (norm_first if final_norm is None else final_norm) else None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         for layer in self.layers:
@@ -86,15 +95,21 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """n_layers DecoderLayers, then an optional final LayerNorm: x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model)."""
+    """n_layers DecoderLayers, then an optional final LayerNorm.
+
+    x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model).
+
+    ``layer_cls``, ``norm_cls``: the parts it is made of (``tc.parts.load`` passes in the learner's).
+    """
 
     def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None) -> None:
+                 norm_first: bool = False, activation: str = "relu", final_norm: bool | None = None, *,
+                 layer_cls: type[nn.Module] = DecoderLayer, norm_cls: type[nn.Module] = LayerNorm) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)
+            layer_cls(d_model, n_heads, d_ff, dropout, norm_first, activation) for _ in range(n_layers)
         )
-        self.norm = LayerNorm(d_model) if (norm_first if final_norm is None else final_norm) else None
+        self.norm = norm_cls(d_model) if (norm_first if final_norm is None else final_norm) else None
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
                 tgt_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -131,19 +146,21 @@ class Transformer(nn.Module):
 
     forward(src (B, S) ids, tgt (B, T) ids, src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T)) -> logits (B, T, V).
     For generation use encode() once and decode() per step. All weight matrices start Xavier-uniform.
+    The keyword-only ``*_cls`` are the parts it is made of (``tc.parts.load`` passes in the learner's).
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, *, positional_cls: type[nn.Module] = SinusoidalPositionalEncoding,
+                 encoder_cls: type[nn.Module] = Encoder, decoder_cls: type[nn.Module] = Decoder) -> None:
         super().__init__()
         self.config = config
         d_model = config.d_model
         self.src_embed = Embedding(config.source_vocab_size, d_model, "source token ids")
         self.tgt_embed = Embedding(config.vocab_size, d_model, "target token ids")
-        self.pos_encoding = SinusoidalPositionalEncoding(d_model, config.max_len, config.dropout)
+        self.pos_encoding = positional_cls(d_model, config.max_len, config.dropout)
         stack = dict(d_model=d_model, n_heads=config.n_heads, d_ff=config.d_ff, dropout=config.dropout,
                      norm_first=config.norm_first, activation=config.activation, final_norm=config.final_norm)
-        self.encoder = Encoder(config.n_layers, **stack)
-        self.decoder = Decoder(config.decoder_layers, **stack)
+        self.encoder = encoder_cls(config.n_layers, **stack)
+        self.decoder = decoder_cls(config.decoder_layers, **stack)
         self.unembed = nn.Linear(d_model, config.vocab_size)  # W_U: d_model -> next-token logits
         for p in self.parameters():
             if p.dim() > 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from einops import rearrange
 from torch import nn
@@ -27,9 +29,13 @@ class MultiHeadAttention(nn.Module):
             mask bool broadcastable to (B, H, q_len, k_len), True = may attend)
     -> (B, q_len, d_model). Each head has d_k = d_v = d_model / n_heads features. The weights of the
     last call stay in `self.attn_weights` (B, H, q_len, k_len). `dropout` applies to the attention weights.
+    The keyword-only arguments are the functions it is made of (``tc.parts.load`` passes in the learner's;
+    notebook 08's ablation an attention without the 1/sqrt(d_k)).
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, *,
+                 split_heads: Callable = split_heads, merge_heads: Callable = merge_heads,
+                 attention: Callable = scaled_dot_product_attention) -> None:
         super().__init__()
         if d_model % n_heads != 0:
             raise ValueError(
@@ -44,16 +50,17 @@ class MultiHeadAttention(nn.Module):
         self.w_o = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
         self.attn_weights: torch.Tensor | None = None
+        self.split_heads, self.merge_heads, self.attention = split_heads, merge_heads, attention
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         check_attention_inputs(query, key, value, self.d_model)
-        q = split_heads(self.w_q(query), self.n_heads)  # (B, H, q_len, d_k)
-        k = split_heads(self.w_k(key), self.n_heads)  # (B, H, k_len, d_k)
-        v = split_heads(self.w_v(value), self.n_heads)  # (B, H, k_len, d_k)
-        out, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, H, q_len, d_k)
+        q = self.split_heads(self.w_q(query), self.n_heads)  # (B, H, q_len, d_k)
+        k = self.split_heads(self.w_k(key), self.n_heads)  # (B, H, k_len, d_k)
+        v = self.split_heads(self.w_v(value), self.n_heads)  # (B, H, k_len, d_k)
+        out, weights = self.attention(q, k, v, mask, self.dropout)  # (B, H, q_len, d_k)
         self.attn_weights = weights.detach()
-        return self.w_o(merge_heads(out))  # (B, q_len, d_model)
+        return self.w_o(self.merge_heads(out))  # (B, q_len, d_model)
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":

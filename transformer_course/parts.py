@@ -13,8 +13,8 @@ parts, listed in :data:`PARTS`) reports its result here:
 saved and passes its check again, the reference otherwise, and prints which is
 which. Your code runs in a namespace that has the usual imports and the earlier
 parts (yours where they passed), so your EncoderLayer uses your MultiHeadAttention.
-A reference part is rebuilt on your earlier parts too: the reference Encoder stack
-is made of your EncoderLayers.
+A reference part is built on your earlier parts too: they are passed in as its keyword-only
+part arguments (the reference ``Encoder(..., layer_cls=...)`` is made of your EncoderLayers).
 
 Reset: delete ``my_parts/``. ``$TRANSFORMER_COURSE_PARTS_DIR`` replaces the folder
 (tests use it); outside Jupyter nothing is saved unless it is set.
@@ -399,10 +399,9 @@ def _deps(name: str, source: str) -> tuple[str, ...]:
     return tuple(n for n in order[:order.index(name)] if n in used)
 
 
-def _exec(source: str, filename: str, namespace: dict, name: str, first_line: int = 1) -> Any:
-    """Run ``source`` in ``namespace`` (annotations unevaluated, as in the package); return its ``name``."""
-    code = compile("\n" * (first_line - 1) + source, filename, "exec",
-                   flags=__future__.annotations.compiler_flag, dont_inherit=True)
+def _exec(source: str, filename: str, namespace: dict, name: str) -> Any:
+    """Run the learner's saved ``source`` in ``namespace`` (annotations unevaluated, as in the package); its ``name``."""
+    code = compile(source, filename, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True)
     exec(code, namespace)
     if name not in namespace:
         raise NameError(f"it does not define {name}")
@@ -460,25 +459,53 @@ def _learners(name: str, resolved: dict[str, Loaded]) -> tuple[Loaded | None, st
     return (Loaded(part, obj, yours=True, deps=deps), "") if why is None else (None, why)
 
 
+def part_arguments(cls: Any) -> dict[str, str]:
+    """The earlier parts a reference class is made of, and the keyword-only argument that passes each in.
+
+    E.g. ``{"LayerNorm": "norm_cls", "EncoderLayer": "layer_cls"}`` for ``Encoder``: every keyword-only
+    argument of its ``__init__`` whose default is a travelling part (the package's own).
+    """
+    if not inspect.isclass(cls):
+        return {}
+    import transformer_course as tc
+    found = {}
+    for parameter in inspect.signature(cls.__init__).parameters.values():
+        part = getattr(parameter.default, "__name__", None)
+        if parameter.kind is parameter.KEYWORD_ONLY and part in PARTS and parameter.default is getattr(tc, part):
+            found[part] = parameter.name
+    return found
+
+
+def built_on(cls: type, parts: dict[str, Any]) -> type:
+    """A subclass of the reference ``cls`` whose part arguments default to ``parts`` ({argument: part}).
+
+    Its code is the reference's, unchanged; only the parts it is made of are others (the learner's),
+    so ``built_on(tc.Transformer, {...})(config)`` is called as ``tc.Transformer(config)`` is.
+    """
+    def __init__(self, *args, **kwargs):
+        cls.__init__(self, *args, **{**parts, **kwargs})
+
+    return type(cls.__name__, (cls,), {"__init__": __init__, "__doc__": cls.__doc__,
+                                       "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+
+
 def _reference(name: str, resolved: dict[str, Loaded], why: str) -> Loaded:
-    """The package's version of the part, rebuilt on the learner's earlier parts where it uses any."""
+    """The package's version of the part, built on the learner's earlier parts where it uses any."""
     import transformer_course as tc
     original = getattr(tc, name)
-    source = inspect.getsource(original)
-    deps = _deps(name, source)
-    built_on: list[str] = []
+    arguments = part_arguments(original)
+    deps = tuple(n for n in PARTS if n in arguments)
+    built: list[str] = []
     for dep in deps:
         loaded = _resolve(dep, resolved)
         for mine in ([dep] if loaded.yours else list(loaded.built_on)):
-            if mine not in built_on:
-                built_on.append(mine)
+            if mine not in built:
+                built.append(mine)
     obj = original
-    if built_on:  # run the package's own code again, with the learner's parts in place of the references
-        module = sys.modules[original.__module__]
-        namespace = {**vars(module), **{dep: resolved[dep].obj for dep in deps}}
-        obj = _exec(source, module.__file__, namespace, name, first_line=inspect.getsourcelines(original)[1])
+    if built:  # the package's own class, with the learner's parts passed in where the references would be
+        obj = built_on(original, {arguments[dep]: resolved[dep].obj for dep in deps})
     return Loaded(PARTS[name], obj, yours=False, deps=deps, why=why,
-                  built_on=tuple(n for n in PARTS if n in built_on))
+                  built_on=tuple(n for n in PARTS if n in built))
 
 
 def _resolve(name: str, resolved: dict[str, Loaded]) -> Loaded:
@@ -535,4 +562,5 @@ def load(*names: str, quiet: bool = False) -> types.SimpleNamespace:
 
 
 __all__ = ["PARTS", "MODEL_PARTS", "TravellingPart", "load", "check_function", "parts_dir", "part_file", "save",
+           "part_arguments", "built_on",
            "remove", "not_saving", "source_of", "table"]

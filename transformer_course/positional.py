@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
@@ -34,9 +35,13 @@ def _check_length(x: torch.Tensor, max_len: int, d_model: int) -> None:
 
 
 class SinusoidalPositionalEncoding(nn.Module):
-    """Adds the fixed sinusoidal encoding to x (B, L, d_model), then dropout (as in the paper)."""
+    """Adds the fixed sinusoidal encoding to x (B, L, d_model), then dropout (as in the paper).
 
-    def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0) -> None:
+    ``sinusoidal_encoding``: the function that makes the table (``tc.parts.load`` passes in the learner's).
+    """
+
+    def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0, *,
+                 sinusoidal_encoding: Callable[[int, int], torch.Tensor] = sinusoidal_encoding) -> None:
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
         self.dropout = nn.Dropout(dropout)

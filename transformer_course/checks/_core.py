@@ -219,6 +219,12 @@ _IN_PLACE_DUNDERS = {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__iflo
                      "__ixor__", "__ipow__", "__setitem__"}
 _METADATA_ONLY = {"requires_grad_", "retain_grad", "share_memory_", "record_stream"}  # write no values
 _MADE = "_tc_made_on_cpu"  # attribute on a tensor the learner made on the CPU: where it was made
+_WHY = "_tc_on_cpu_because"  # and why it is on the CPU ("no device= given", ...)
+_NO_DEVICE = "no device= given"
+_NUMPY = "a NumPy array is always on the CPU, and so is the tensor made from it"
+_LEGACY = "torch.LongTensor, torch.FloatTensor and the like always make CPU tensors"
+_LEGACY_CONSTRUCTORS = ("FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor", "CharTensor",
+                        "ShortTensor", "IntTensor", "LongTensor", "BoolTensor")
 
 
 def _tensors(tree: Any) -> list[torch.Tensor]:
@@ -239,23 +245,55 @@ def _tensors(tree: Any) -> list[torch.Tensor]:
 
 
 def made_on_cpu(t: torch.Tensor) -> str | None:
+    """Where the learner's code made ``t`` on the CPU (while a check watched), or None."""
     return getattr(t, _MADE, None)
 
 
-def _mark(tree: Any, where: str | None) -> None:
+def on_cpu_because(t: torch.Tensor) -> str:
+    """Why a tensor :func:`made_on_cpu` is on the CPU: "no device= given", ..."""
+    return getattr(t, _WHY, None) or _NO_DEVICE
+
+
+def _mark(tree: Any, where: str | None, why: str | None = None) -> None:
     for t in _tensors(tree):
         try:
             setattr(t, _MADE, where)
+            setattr(t, _WHY, why)
         except Exception:  # e.g. a tensor subclass that refuses attributes
             pass
+
+
+class _MarksWhatItMakes(type):
+    """Stands in for a legacy constructor (torch.LongTensor) while a watch runs: what it makes is marked.
+
+    ``isinstance(x, torch.LongTensor)`` and its attributes still answer as the original's.
+    """
+
+    def __call__(cls, *args, **kwargs):
+        return cls._watch.mark_made_on_cpu(cls._original(*args, **kwargs), f"torch.{cls.__name__}", _LEGACY)
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, cls._original)
+
+    def __subclasscheck__(cls, subclass):
+        return issubclass(subclass, cls._original)
+
+    def __getattr__(cls, name):
+        return getattr(cls._original, name)
 
 
 class _Watch(TorchFunctionMode):
     """While the learner's code runs: pretend the inputs live on a GPU, note in-place writes and forbidden calls.
 
-    A tensor the learner's own line makes on the CPU (``torch.arange(n)``, ``torch.ones(...)`` without
-    ``device=``) is marked; when a marked tensor with at least one axis meets an unmarked one (an input,
-    a parameter, or anything computed from them), a GPU would raise: the first such meeting is noted.
+    A tensor the learner's own line makes on the CPU is marked: ``torch.arange(n)``, ``torch.ones(...)``
+    without ``device=``; anything made with ``device="cpu"`` (``torch.zeros_like(x, device="cpu")``);
+    ``torch.from_numpy(...)``; the legacy constructors (``torch.LongTensor([...])``), which are not torch
+    functions, so that while the watch runs ``torch.from_numpy`` and ``torch.LongTensor`` & co. are
+    stand-ins that mark what they make (a name imported before, ``from torch import from_numpy``, is not
+    watched). When a marked tensor with at least one axis meets an unmarked one (an input, a parameter,
+    or anything computed from them), a GPU would raise: the first such meeting is noted. Not seen:
+    ``device=torch.device("cpu")``, which on this machine cannot be told from ``device=x.device``, and
+    ``torch.Tensor([...])`` (the class itself cannot be stood in for).
     """
 
     def __init__(self, inputs: list[torch.Tensor], forbidden: Mapping[str, str]):
@@ -267,6 +305,44 @@ class _Watch(TorchFunctionMode):
         self.called: list[tuple[str, str]] = []  # forbidden calls made: (name, line)
         self.marked = False  # whether any tensor was made on the CPU yet
         self.batch_t: str | None = None  # where `.T` was used on a tensor that is not 2-D
+        self.replaced: list[tuple[str, Any]] = []  # (name in torch, the original) while the watch runs
+
+    def __enter__(self):
+        def from_numpy(array):
+            return self.mark_made_on_cpu(original_from_numpy(array), "torch.from_numpy", _NUMPY)
+
+        original_from_numpy = torch.from_numpy
+        stand_ins: dict[str, Any] = {"from_numpy": from_numpy}
+        for name in _LEGACY_CONSTRUCTORS:
+            original = getattr(torch, name)
+            stand_ins[name] = _MarksWhatItMakes(name, (), {"_original": original, "_watch": self})
+        for name, stand_in in stand_ins.items():
+            self.replaced.append((name, getattr(torch, name)))
+            setattr(torch, name, stand_in)
+        try:
+            return super().__enter__()
+        except BaseException:
+            self._restore()
+            raise
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        while self.replaced:
+            name, original = self.replaced.pop()
+            setattr(torch, name, original)
+
+    def mark_made_on_cpu(self, result: Any, what: str, why: str) -> Any:
+        """Mark ``result``, made by ``what`` on the CPU, when the learner's own line made it; return it."""
+        where = _learner_line()
+        if where is not None:
+            _mark(result, f"`{what}(...)` at {where}", why)
+            self.marked = True
+        return result
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -284,11 +360,11 @@ class _Watch(TorchFunctionMode):
                 self.in_place.append((name, _learner_line() or "inside a function it calls"))
         result = func(*args, **kwargs)
         if name in _FACTORIES and kwargs.get("device") is None and not _tensors((args, kwargs)):
-            where = _learner_line()
-            if where is not None:
-                _mark(result, f"`torch.{name}(...)` at {where}")
-                self.marked = True
-            return result
+            return self.mark_made_on_cpu(result, f"torch.{name}", _NO_DEVICE)
+        device = kwargs.get("device")
+        if isinstance(device, str) and device.split(":")[0] == "cpu" and name not in ("to", "cpu"):
+            return self.mark_made_on_cpu(result, f"torch.{name}" if hasattr(torch, name) else f".{name}",
+                                         'device="cpu" was given: on a GPU machine that is not where the inputs are')
         if not self.marked and name not in ("cpu", "to"):
             return result  # nothing made on the CPU so far: nothing to follow (the common, fast case)
         tensors = _tensors((args, kwargs))
@@ -299,7 +375,7 @@ class _Watch(TorchFunctionMode):
             cpu = name == "cpu" or any(str(a) == "cpu" and isinstance(a, str) for a in wants)
             moves = name in ("cuda", "type_as") or any(isinstance(a, (str, torch.device, torch.Tensor)) for a in wants)
             if cpu and not any(r is t for r in _tensors(result) for t in tensors):
-                _mark(result, f"`.{name}(...)` at {_learner_line() or 'your code'}")
+                _mark(result, f"`.{name}(...)` at {_learner_line() or 'your code'}", "moved to the CPU")
                 self.marked = True
                 return result
             if moves:
@@ -308,9 +384,9 @@ class _Watch(TorchFunctionMode):
         on_cpu = [t for t in tensors if made_on_cpu(t) and t.dim() > 0]
         on_device = [t for t in tensors if not made_on_cpu(t)]
         if on_cpu and on_device and self.mismatch is None and name not in _DEVICE_FREE:
-            self.mismatch = (made_on_cpu(on_cpu[0]), name)
+            self.mismatch = (made_on_cpu(on_cpu[0]), on_cpu_because(on_cpu[0]), name)
         elif not on_device:
-            _mark(result, made_on_cpu(tensors[0]))
+            _mark(result, made_on_cpu(tensors[0]), on_cpu_because(tensors[0]))
         return result
 
 
@@ -369,11 +445,12 @@ def call(fn: Callable, *args: Any, forbidden: Mapping[str, str] | None = None, *
         name, line = watch.called[0]
         raise CheckFailed(f"it calls {name} at {line}; {watch.forbidden[name]}")
     if watch.mismatch is not None:
-        made, op = watch.mismatch
+        made, why, op = watch.mismatch
         raise CheckFailed(
-            f"it would fail on a GPU: the tensor made by {made} is on the CPU (no device= given), and `{op}` "
+            f"it would fail on a GPU: the tensor made by {made} is on the CPU ({why}), and `{op}` "
             f"combines it with tensors on the inputs' device. Make it where the inputs are: pass "
-            f"device=x.device for an input x (or build it with torch.*_like / x.new_*)")
+            f"device=x.device for an input x (or build it with torch.*_like / x.new_*, or move it there with "
+            f".to(x.device))")
     for (name, value), (_, original) in zip(named, _describe(args, kwargs, fn)):
         changed = [a is not b and not (a.shape == b.shape and torch.equal(a, b)) for a, b in
                    zip(_tensors(value), _tensors(original))]
@@ -386,8 +463,8 @@ def call(fn: Callable, *args: Any, forbidden: Mapping[str, str] | None = None, *
     for t in _tensors(result):
         if made_on_cpu(t) and any(v.dim() > 0 for v in _tensors(copies)):
             raise CheckFailed(
-                f"its output would be on the CPU on a GPU machine: it is made by {made_on_cpu(t)} without "
-                f"device=. Make it on the inputs' device (device=x.device for an input x)")
+                f"its output would be on the CPU on a GPU machine: it is made by {made_on_cpu(t)} "
+                f"({on_cpu_because(t)}). Make it on the inputs' device (device=x.device for an input x)")
     return result
 
 

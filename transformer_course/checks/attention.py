@@ -12,7 +12,7 @@ import torch
 
 from .. import attention as ref
 from .. import masks as ref_masks
-from ._core import CheckFailed, made_on_cpu, call, case, exercise, expect_close, expect_tensor, randn, rows_sum_to_one
+from ._core import CheckFailed, made_on_cpu, on_cpu_because, call, case, exercise, expect_close, expect_tensor, randn, rows_sum_to_one
 
 NEG_INF = float("-inf")
 
@@ -261,7 +261,7 @@ def _check_causal_mask(fn: Callable) -> None:
         got = expect_tensor(call(fn, 3, device=torch.device("cpu")), "the mask")
         made = made_on_cpu(got)
         if made:
-            raise CheckFailed(f"it ignores its `device` argument: the mask is made by {made} without device=, so "
+            raise CheckFailed(f"it ignores its `device` argument: the mask is made by {made} ({on_cpu_because(got)}), so "
                               f"on a GPU it stays on the CPU; pass it on: torch.ones(size, size, dtype=torch.bool, "
                               f"device=device)")
 

@@ -20,7 +20,9 @@ from ..config import ModelConfig
 from ..masks import causal_mask, target_mask
 from ..multihead import MultiHeadAttention, merge_heads, split_heads
 from ..task import lm_training
-from ._core import CheckFailed, LearnerError, call, case, copy_parameters, exercise, expect_close, expect_tensor, randn
+from ._core import (CheckFailed, LearnerError, call, case, copy_parameters, exercise, expect_close, expect_tensor,
+                    is_close, randn)
+from ._locate import first_stage, stages
 from .block import randomize_norms, reference_and_learner, seeded
 
 
@@ -349,7 +351,8 @@ def _check_forward_with_cache(fn: Callable) -> None:
                              f"(empty cache)", atol=1e-4, axes=("batch", "seq_len", "vocab_size"),
                              mistakes={"no causal mask: reading several new tokens at once, each must not see "
                                        "the ones after it; use tc.causal_mask(past + L, device=tokens.device)"
-                                       "[past:]": no_mask})
+                                       "[past:]": no_mask},
+                             locate=lambda: _first_cached_stage(fn, model, pieces[:1]))
                 want_tokens, want_steps = _generate_uncached(model, prompt, n_new)
                 got_tokens, got_steps, cache = _generate_cached(lambda *args: call(fn, *args), model, pieces, n_new)
                 variants = {
@@ -364,8 +367,10 @@ def _check_forward_with_cache(fn: Callable) -> None:
                 }
                 mistakes = {d: _generate_cached(lambda m, t, c, kw=kw: cached_variant(m, t, c, **kw), model,
                                                 pieces, n_new)[1] for d, kw in variants.items()}
+            new_tokens = list(want_tokens[:, sum(chunks):-1].split(1, dim=1))  # what each generation step reads
             expect_close(got_steps, want_steps, "the next-token logits of cached generation", atol=1e-4,
-                         axes=("batch", "generation step", "vocab_size"), mistakes=mistakes)
+                         axes=("batch", "generation step", "vocab_size"), mistakes=mistakes,
+                         locate=lambda: _first_cached_stage(fn, model, pieces + new_tokens))
             if cache.length != want_tokens.shape[1] - 1:
                 raise CheckFailed(f"after reading {want_tokens.shape[1] - 1} tokens the cache holds {cache.length}: "
                                   f"each call must add its tokens' keys and values to every layer's cache")
@@ -373,6 +378,32 @@ def _check_forward_with_cache(fn: Callable) -> None:
                 step = int((got_tokens != want_tokens).any(dim=0).nonzero()[0])
                 raise CheckFailed(f"cached generation wrote a different token than uncached generation at "
                                   f"position {step}")
+
+
+def _first_cached_stage(fn: Callable, model, pieces: list[torch.Tensor]) -> str | None:
+    """Feed the same pieces to the reference forward_with_cache and to ``fn``, each with its own cache.
+
+    In the first call whose logits differ, the first of the model's stages that differs (the sub-modules'
+    calls are recorded: the embedding, each block's w_q, w_k, w_v, w_o, norms and feed-forward, the final
+    norm, the unembedding), and which positions that call reads; None when nothing can be located.
+    """
+    try:
+        with torch.no_grad():
+            theirs_cache, mine_cache = ref.KVCache(len(model.blocks)), ref.KVCache(len(model.blocks))
+            past = 0
+            for piece in pieces:
+                with stages(model) as theirs:
+                    want = ref.forward_with_cache(model, piece, theirs_cache)
+                with stages(model) as mine:
+                    got = call(fn, model, piece, mine_cache)
+                if not is_close(got, want, 1e-4, 1e-4):
+                    found = first_stage(theirs.calls, mine.calls, 1e-4, 1e-4)
+                    return found and (f"{found} (in the call that reads positions {past}..{past + piece.shape[1] - 1}"
+                                      f" with {past} tokens in the cache)")
+                past += piece.shape[1]
+    except Exception:  # noqa: BLE001 (a run that cannot be compared here says nothing rather than something wrong)
+        return None
+    return None
 
 
 def check_forward_with_cache(learner: Callable) -> Callable:

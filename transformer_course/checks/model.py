@@ -31,6 +31,7 @@ from ._core import (
     is_close,
     randn,
 )
+from ._locate import first_stage, stages
 
 ATTRIBUTES = {
     "src_embed": "the source token embedding, nn.Embedding(config.source_vocab_size, d_model)",
@@ -121,11 +122,18 @@ def _check_positional_dropout(model: nn.Module, config: ModelConfig) -> None:
                       f"seed: give it the config's dropout, config.dropout = {config.dropout}")
 
 
+def _embedded(embed: nn.Module, ids: torch.Tensor, table: torch.Tensor | None, what: str) -> torch.Tensor:
+    """The rows of ``table`` (by default ``embed``'s), not yet scaled: through ``embed`` itself when it is a
+    plain nn.Embedding, so that the stages a wrong result is located by include it, as the learner's run does."""
+    if table is None and isinstance(embed, nn.Embedding) and embed.max_norm is None:
+        return embed(ids)  # (B, L, d_model)
+    return F.embedding(ids, _table(embed, what) if table is None else table)  # (B, L, d_model)
+
+
 def _encode(model: nn.Module, src, src_mask, table=None, scaled=True, positions=True, scale_after=False):
     """encoder(pos_encoding(src_embed(src) * sqrt(d_model)), src_mask), or that with one thing changed."""
-    table = _table(model.src_embed, "self.src_embed") if table is None else table
-    scale = math.sqrt(table.shape[1])
-    x = F.embedding(src, table)  # (B, S, d_model)
+    scale = math.sqrt(_table(model.src_embed, "self.src_embed").shape[1])
+    x = _embedded(model.src_embed, src, table, "self.src_embed")  # (B, S, d_model)
     x = x * scale if scaled and not scale_after else x
     x = model.pos_encoding(x) if positions else x
     x = x * scale if scale_after else x
@@ -135,9 +143,8 @@ def _encode(model: nn.Module, src, src_mask, table=None, scaled=True, positions=
 def _decode(model: nn.Module, tgt, memory, src_mask, tgt_mask, table=None, scaled=True, positions=True,
             unembed=True, softmax=False):
     """unembed(decoder(pos_encoding(tgt_embed(tgt) * sqrt(d_model)), memory, src_mask, tgt_mask)), or a variant."""
-    table = _table(model.tgt_embed, "self.tgt_embed") if table is None else table
-    x = F.embedding(tgt, table)  # (B, T, d_model)
-    x = x * math.sqrt(table.shape[1]) if scaled else x
+    x = _embedded(model.tgt_embed, tgt, table, "self.tgt_embed")  # (B, T, d_model)
+    x = x * math.sqrt(_table(model.tgt_embed, "self.tgt_embed").shape[1]) if scaled else x
     x = model.pos_encoding(x) if positions else x
     x = model.decoder(x, memory, src_mask, tgt_mask)  # (B, T, d_model)
     logits = model.unembed(x) if unembed else x  # (B, T, vocab_size)
@@ -207,19 +214,34 @@ def _check_transformer(learner_cls: type) -> None:
             src_mask, tgt_mask = masks.padding_mask(src, 0), masks.target_mask(tgt, 0)
             memory = randn(B, S, config.d_model, seed=B + S)
             with torch.no_grad():
-                expected_memory = _encode(model, src, src_mask)
-                actual: Any = call(model.encode, src, src_mask)
+                # each comparison records the sub-modules' calls of the right wiring and of the learner's, so a
+                # wrong result that matches no listed mistake is located: the first stage that differs
+                with stages(model) as theirs:
+                    expected_memory = _encode(model, src, src_mask)
+                with stages(model) as mine:
+                    actual: Any = call(model.encode, src, src_mask)
                 expect_close(actual, expected_memory, "encode(src, src_mask)", atol=1e-4,
-                             axes=("batch", "src_len", "d_model"), mistakes=_encode_mistakes(model, src, src_mask))
-                actual = call(model.decode, tgt, memory, src_mask, tgt_mask)
-                expect_close(actual, _decode(model, tgt, memory, src_mask, tgt_mask),
-                             "decode(tgt, memory, src_mask, tgt_mask)", atol=1e-4,
+                             axes=("batch", "src_len", "d_model"), mistakes=_encode_mistakes(model, src, src_mask),
+                             locate=_first_stage(theirs, mine))
+                with stages(model) as theirs:
+                    expected = _decode(model, tgt, memory, src_mask, tgt_mask)
+                with stages(model) as mine:
+                    actual = call(model.decode, tgt, memory, src_mask, tgt_mask)
+                expect_close(actual, expected, "decode(tgt, memory, src_mask, tgt_mask)", atol=1e-4,
                              axes=("batch", "tgt_len", "vocab_size"),
-                             mistakes=_decode_mistakes(model, tgt, memory, src_mask, tgt_mask))
-                actual = call(model, src, tgt, src_mask, tgt_mask)
-                expect_close(actual, _decode(model, tgt, expected_memory, src_mask, tgt_mask),
-                             "forward(src, tgt, src_mask, tgt_mask)", atol=1e-4,
-                             axes=("batch", "tgt_len", "vocab_size"))
+                             mistakes=_decode_mistakes(model, tgt, memory, src_mask, tgt_mask),
+                             locate=_first_stage(theirs, mine))
+                with stages(model) as theirs:
+                    expected = _decode(model, tgt, _encode(model, src, src_mask), src_mask, tgt_mask)
+                with stages(model) as mine:
+                    actual = call(model, src, tgt, src_mask, tgt_mask)
+                expect_close(actual, expected, "forward(src, tgt, src_mask, tgt_mask)", atol=1e-4,
+                             axes=("batch", "tgt_len", "vocab_size"), locate=_first_stage(theirs, mine))
+
+
+def _first_stage(theirs: stages, mine: stages) -> Callable[[], str | None]:
+    """For expect_close: the first of the model's stages where the learner's run departs from the right wiring's."""
+    return lambda: first_stage(theirs.calls, mine.calls, 1e-4, 1e-4)
 
 
 def check_transformer(learner: type) -> type:

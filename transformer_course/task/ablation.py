@@ -1,9 +1,9 @@
 """Ablations: the encoder-decoder with switches to take each part out, and a seeded, step-bounded run.
 
-The course's :class:`~transformer_course.Transformer` stays as the paper draws it. This module
-builds a second, *switchable* encoder-decoder from the same reference parts (``Embedding``,
-``SinusoidalPositionalEncoding``, ``MultiHeadAttention``, ``FeedForward``, ``LayerNorm``) in which
-each part can be switched off, so that notebook 08 can measure what each part is worth:
+The course's :class:`~transformer_course.Transformer` stays as the paper draws it. The *switchable*
+encoder-decoder here is that same class, built with other parts passed in where a part is switched
+off (its keyword-only ``*_cls`` arguments, and those of its stacks and layers), so that notebook 08
+can measure what each part is worth:
 
 - ``residual``: the ``x +`` around each sub-layer,
 - ``layer_norm``: every LayerNorm (the sub-layers' and the stacks' final ones),
@@ -25,15 +25,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 
 import torch
 from torch import nn
 
-from ..block import FeedForward, LayerNorm
+from ..attention import scaled_dot_product_attention
+from ..block import EncoderLayer, FeedForward, LayerNorm
 from ..config import ModelConfig
-from ..encoder_decoder import Embedding
-from ..multihead import MultiHeadAttention, merge_heads, split_heads
-from ..attention import masked_softmax
+from ..encoder_decoder import Decoder, DecoderLayer, Encoder, Transformer
+from ..multihead import MultiHeadAttention
 from ..positional import SinusoidalPositionalEncoding
 from .decoding import exact_match
 from .number_words import DE_VOCAB, EN_VOCAB, MAX_TGT_LEN, batch_iterator, uniform_splits
@@ -69,105 +70,54 @@ class SwitchableSublayer(nn.Module):
         return self.norm(x + update if self.residual else update)
 
 
-class SwitchableAttention(MultiHeadAttention):
-    """The course's :class:`~transformer_course.MultiHeadAttention`, whose scores may skip the 1/sqrt(d_k).
+class UnscaledAttention(MultiHeadAttention):
+    """The course's :class:`~transformer_course.MultiHeadAttention` with softmax(Q K^T): no 1/sqrt(d_k).
 
-    ``scale=True`` is the reference attention, unchanged; ``scale=False`` computes softmax(Q K^T)
-    instead of softmax(Q K^T / sqrt(d_k)), with the same weights, masks and dropout.
-    (B, q_len, d_model) -> same; mask: bool, broadcastable to (B, n_heads, q_len, k_len), True = may attend.
+    Only the scale differs (torch's ``scale=`` of the attention, here 1); the weights, masks, dropout and
+    forward are the reference's. (B, q_len, d_model) -> same.
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, scale: bool = True):
-        super().__init__(d_model, n_heads, dropout)
-        self.scale = scale
-
-    def forward(self, query, key, value, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if self.scale:
-            return super().forward(query, key, value, mask)
-        q = split_heads(self.w_q(query), self.n_heads)                 # (B, H, q_len, d_k)
-        k = split_heads(self.w_k(key), self.n_heads)                   # (B, H, k_len, d_k)
-        v = split_heads(self.w_v(value), self.n_heads)                 # (B, H, k_len, d_k)
-        weights = masked_softmax(q @ k.transpose(-2, -1), mask)        # (B, H, q_len, k_len): no 1/sqrt(d_k)
-        self.attn_weights = weights.detach()
-        return self.w_o(merge_heads(self.dropout(weights) @ v))        # (B, q_len, d_model)
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
+        super().__init__(d_model, n_heads, dropout, attention=partial(scaled_dot_product_attention, scale=1.0))
 
 
-class _Layer(nn.Module):
-    """An encoder layer (self-attention, feed-forward) or, with ``cross``, a decoder layer."""
+class NoPositionalEncoding(nn.Module):
+    """In place of the positional encoding: its dropout only, so nothing tells the model where a token is."""
 
-    def __init__(self, config: ModelConfig, switches: Run, cross: bool, sublayer_cls: type[nn.Module]):
+    def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0) -> None:
         super().__init__()
-        d, h, p = config.d_model, config.n_heads, config.dropout
+        self.dropout = nn.Dropout(dropout)
 
-        def sublayer() -> nn.Module:
-            return sublayer_cls(d, p, switches.residual, switches.layer_norm, switches.norm_first)
-
-        self.self_attn, self.self_attn_sublayer = SwitchableAttention(d, h, p, switches.scale), sublayer()
-        if cross:
-            self.cross_attn, self.cross_attn_sublayer = SwitchableAttention(d, h, p, switches.scale), sublayer()
-        if switches.feed_forward:
-            self.feed_forward, self.ff_sublayer = FeedForward(d, config.d_ff, p, config.activation), sublayer()
-
-    def forward(self, x, self_mask=None, memory=None, memory_mask=None) -> torch.Tensor:
-        x = self.self_attn_sublayer(x, lambda x: self.self_attn(x, x, x, self_mask))
-        if hasattr(self, "cross_attn"):
-            x = self.cross_attn_sublayer(x, lambda x: self.cross_attn(x, memory, memory, memory_mask))
-        if hasattr(self, "feed_forward"):
-            x = self.ff_sublayer(x, self.feed_forward)
-        return x                                                        # (B, L, d_model)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(x)  # (B, L, d_model)
 
 
-class SwitchableTransformer(nn.Module):
-    """The encoder-decoder with parts that can be switched off; same interface as ``tc.Transformer``.
+class SwitchableTransformer(Transformer):
+    """The course's :class:`~transformer_course.Transformer`, with the parts a :class:`Run` switches off left out.
 
-    forward(src (B, S), tgt (B, T), src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T)) -> logits (B, T, vocab_size);
-    encode() and decode() as in ``tc.Transformer``, so decoding and training work unchanged.
-    Its size and switches are one :class:`Run`'s (``run.model_config()``, and its fields ``residual``,
-    ``layer_norm``, ``feed_forward``, ``positional``, ``scale``, ``norm_first``). ``sublayer_cls``
-    builds each sub-layer connection (the reference :class:`SwitchableSublayer`, or the learner's).
+    Its size and switches are one Run's (``run.model_config()``, and its fields ``residual``,
+    ``layer_norm``, ``feed_forward``, ``positional``, ``scale``, ``norm_first``); everything else,
+    forward, encode() and decode() included, is ``tc.Transformer``'s, so decoding and training work
+    unchanged. ``sublayer_cls`` builds each sub-layer connection (the reference
+    :class:`SwitchableSublayer`, or the learner's), given the Run's ``residual`` and ``layer_norm``.
     """
 
     def __init__(self, run: Run | None = None, sublayer_cls: type[nn.Module] = SwitchableSublayer):
-        super().__init__()
-        self.run = run = run if run is not None else Run()
-        self.config = config = run.model_config()
-        d = config.d_model
-        self.src_embed = Embedding(config.source_vocab_size, d, "source token ids")
-        self.tgt_embed = Embedding(config.vocab_size, d, "target token ids")
-        self.pos_encoding = SinusoidalPositionalEncoding(d, config.max_len, config.dropout)
-        self.encoder = nn.ModuleList(_Layer(config, run, False, sublayer_cls) for _ in range(config.n_layers))
-        self.decoder = nn.ModuleList(_Layer(config, run, True, sublayer_cls)
-                                     for _ in range(config.decoder_layers))
-        # pre-LN needs a final LayerNorm after each stack (the last update is never normalised otherwise)
-        final = run.layer_norm and (config.norm_first if config.final_norm is None else config.final_norm)
-        self.encoder_norm = LayerNorm(d) if final else nn.Identity()
-        self.decoder_norm = LayerNorm(d) if final else nn.Identity()
-        self.unembed = nn.Linear(d, config.vocab_size)
-        for p in self.parameters():
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)
+        run = run if run is not None else Run()
+        config = run.model_config()
+        if not run.layer_norm:
+            config = replace(config, final_norm=False)  # no LayerNorm after the stacks either
 
-    def embed(self, embedding: Embedding, tokens: torch.Tensor) -> torch.Tensor:
-        """Token ids (B, L) -> the stream (B, L, d_model): embedding, plus the positional encoding if switched on."""
-        x = embedding(tokens)                                           # (B, L, d_model)
-        return self.pos_encoding(x) if self.run.positional else self.pos_encoding.dropout(x)
+        def sublayer(d_model: int, dropout: float, norm_first: bool) -> nn.Module:
+            return sublayer_cls(d_model, dropout, run.residual, run.layer_norm, norm_first)
 
-    def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """src (B, S) ids -> memory (B, S, d_model)."""
-        x = self.embed(self.src_embed, src)
-        for layer in self.encoder:
-            x = layer(x, src_mask)
-        return self.encoder_norm(x)
-
-    def decode(self, tgt, memory, src_mask=None, tgt_mask=None) -> torch.Tensor:
-        """tgt (B, T) ids, memory (B, S, d_model) -> next-token logits (B, T, vocab_size)."""
-        x = self.embed(self.tgt_embed, tgt)
-        for layer in self.decoder:
-            x = layer(x, tgt_mask, memory, src_mask)
-        return self.unembed(self.decoder_norm(x))
-
-    def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
-        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
+        layer = dict(attention_cls=MultiHeadAttention if run.scale else UnscaledAttention,
+                     feed_forward_cls=FeedForward if run.feed_forward else None, sublayer_cls=sublayer)
+        super().__init__(config,
+                         positional_cls=SinusoidalPositionalEncoding if run.positional else NoPositionalEncoding,
+                         encoder_cls=partial(Encoder, layer_cls=partial(EncoderLayer, **layer)),
+                         decoder_cls=partial(Decoder, layer_cls=partial(DecoderLayer, **layer)))
+        self.run = run
 
 
 # --------------------------------------------------------------------------
@@ -397,9 +347,11 @@ Measured: a 600-step run of the base model on an AVX-512 CPU other than the file
 def compare_with_stored(live: dict, stored: dict, spread: float) -> str:
     """A rerun of a stored run, compared: "identical", "close" or "apart".
 
-    "identical": every averaged loss and the exact match equal, as on the kind of CPU the results
-    file was made on (one thread, this torch). "close": what another kind of CPU or a GPU gives,
-    adding numbers in another order, so that over hundreds of steps the run drifts like another
+    "identical": every averaged loss and the exact match equal, as a rerun with the code and the kind
+    of CPU the results file was made with gives (one thread, this torch). "close": what another kind
+    of CPU or a GPU gives, adding numbers in another order (and what this code gives against the
+    file: the file's build of the model listed its parameters in another order, in which gradient
+    clipping adds up their gradients' norms), so that over hundreds of steps the run drifts like another
     seed: each averaged loss within ``LOSS_TOLERANCE`` of the stored one, and the test exact
     matches no measurably different by :func:`verdict`'s rule (within ``spread``, the seeds'
     spread of the experiment, or within two standard errors of the test set). "apart": neither.
