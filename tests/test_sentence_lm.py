@@ -145,6 +145,8 @@ def test_the_gpt_has_twice_the_layers_and_a_similar_size():
     encoder_decoder = tc.Transformer(config.model_config())
     assert len(gpt.blocks) == 2 * config.n_layers
     assert abs(tc.count_parameters(gpt) / tc.count_parameters(encoder_decoder) - 1) < 0.05
+    post_ln = tc.GPT(sentence_lm.gpt_model_config(config, norm_first=False))
+    assert gpt.config.norm_first and not post_ln.config.norm_first and post_ln.norm is None  # as the encoder-decoder
 
 
 def test_a_comparison_run_scores_both_models_on_every_test_set():

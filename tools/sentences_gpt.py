@@ -1,12 +1,13 @@
 """The comparison behind notebook 11's GPT section: the decoder-only GPT and the encoder-decoder on the same sentences.
 
-    python -m tools.sentences_gpt                       # both models x seeds 0, 1, 2, and the short run the page repeats
+    python -m tools.sentences_gpt                       # the three models x seeds 0, 1, 2, and the short run the page repeats
     python -m tools.sentences_gpt --seeds 0 --only GPT
 
 Each run is :func:`transformer_course.task.sentence_lm.comparison_run`: notebook 11's settings
 (:class:`~transformer_course.task.sentence_training.SentenceConfig`: d_model 64, 4 heads, d_ff 128,
 800 steps of 64 sentences, the same sentences in the same batches for a seed), the encoder-decoder of
-2 + 2 layers against a GPT of 4 blocks; step-bounded, seeded, one CPU thread. Besides the three seeds,
+2 + 2 layers (post-LN) against a GPT of 4 blocks, pre-LN as notebook 09's, and the same GPT post-LN;
+step-bounded, seeded, one CPU thread. Besides the three seeds,
 one short GPT run (seed 0, ``LIVE_STEPS`` steps) that the notebook trains again live within its time budget.
 
 Runs are appended to ``notebooks/data/sentences_gpt.jsonl`` as they finish; a run already there is not
@@ -43,7 +44,7 @@ def done() -> set[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", choices=ARCHITECTURES, help="architectures to run (default: both)")
+    parser.add_argument("--only", nargs="*", choices=ARCHITECTURES, help="architectures to run (default: all)")
     parser.add_argument("--seeds", nargs="*", type=int, default=SEEDS)
     parser.add_argument("--no-live", action="store_true", help=f"skip the {LIVE_STEPS}-step GPT run the page repeats")
     args = parser.parse_args()

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..encoder_decoder import Transformer
 from ..gpt import GPT, generate
 from .lm_data import SEP, lm_batches, lm_sequence, pack_lm
 from .lm_training import LMHistory, LMTrainingConfig, continuations, train_lm
@@ -108,11 +109,14 @@ def smoothed_lm_loss(logits: torch.Tensor, tokens: torch.Tensor, loss_mask: torc
     return label_smoothing_loss(logits[:, :-1], labels, smoothing, PAD_ID)
 
 
-def gpt_model_config(config: SentenceConfig) -> ModelConfig:
-    """The GPT beside ``config``'s encoder-decoder: the same width, 2 x n_layers blocks, pre-LN as notebook 09's."""
+def gpt_model_config(config: SentenceConfig, norm_first: bool = True) -> ModelConfig:
+    """The GPT beside ``config``'s encoder-decoder: the same width, 2 x n_layers blocks, pre-LN as notebook 09's.
+
+    ``norm_first=False``: post-LN like the encoder-decoder (and then, like it, no final LayerNorm).
+    """
     return ModelConfig(vocab_size=len(PAIR_VOCAB), d_model=config.d_model, n_heads=config.n_heads,
                        n_layers=2 * config.n_layers, d_ff=config.d_ff, dropout=config.dropout,
-                       max_len=GPT_MAX_LEN, norm_first=True)
+                       max_len=GPT_MAX_LEN, norm_first=norm_first)
 
 
 def lm_training_config(config: SentenceConfig) -> LMTrainingConfig:
@@ -122,11 +126,15 @@ def lm_training_config(config: SentenceConfig) -> LMTrainingConfig:
 
 
 def train_gpt(config: SentenceConfig, model: nn.Module | None = None, data: SentenceData | None = None,
-              progress: bool = True, device: torch.device | str = "cpu") -> tuple[nn.Module, LMHistory]:
-    """Train ``model`` (default: :func:`gpt_model_config`'s GPT, seeded) on sentences with 09's loop; (model, history)."""
+              progress: bool = True, device: torch.device | str = "cpu", norm_first: bool = True
+              ) -> tuple[nn.Module, LMHistory]:
+    """Train ``model`` (default: :func:`gpt_model_config`'s GPT, seeded) on sentences with 09's loop; (model, history).
+
+    ``norm_first`` is the default GPT's (False: post-LN, like the encoder-decoder).
+    """
     data = data if data is not None else config.data()
     torch.manual_seed(config.seed)
-    model = (model if model is not None else GPT(gpt_model_config(config))).to(device)
+    model = (model if model is not None else GPT(gpt_model_config(config, norm_first))).to(device)
     training = lm_training_config(config)
     batches = lm_batch_iterator(data.train, training.batch_size, seed=training.seed)
     history = train_lm(model, batches, training, progress=progress,
@@ -146,7 +154,7 @@ def gpt_translate(model: nn.Module, sentences: Sequence, use_cache: bool = True,
 # The comparison: one run of either model, as a JSON record
 # --------------------------------------------------------------------------
 
-ARCHITECTURES = ("encoder-decoder", "GPT")
+ARCHITECTURES = ("encoder-decoder", "GPT", "GPT post-LN")  # the last: the GPT with the encoder-decoder's LayerNorms
 
 
 def family_exact(scores: dict[str, dict[str, float]], data: SentenceData) -> float:
@@ -157,17 +165,18 @@ def family_exact(scores: dict[str, dict[str, float]], data: SentenceData) -> flo
 def comparison_run(config: SentenceConfig, architecture: str, data: SentenceData | None = None) -> dict:
     """Train one model on sentences and score it (:func:`evaluate`); a JSON dict.
 
-    ``architecture``: "encoder-decoder" (notebook 11's translator, :func:`train_translator`) or "GPT"
-    (:func:`train_gpt`). Keys: "architecture", "config", "model_config", "parameters", "losses" (mean of
+    ``architecture``: "encoder-decoder" (notebook 11's translator, :func:`train_translator`), "GPT"
+    (:func:`train_gpt`, pre-LN as notebook 09's) or "GPT post-LN" (the same, post-LN like the encoder-decoder). Keys: "architecture", "config", "model_config", "parameters", "losses" (mean of
     each 10 steps), "scores" (per test set), "test_exact" (all the families), "n_test", "cpu_seconds".
     """
     data = data if data is not None else config.data()
     start = time.process_time()
     if architecture == "encoder-decoder":
-        model, history = train_translator(config, data=data, progress=False)
+        torch.manual_seed(config.seed)  # as notebook 11 makes its translator: seeded weights, then the seeded loop
+        model, history = train_translator(config, Transformer(config.model_config()), data, progress=False)
         scores = evaluate(model, data)
-    elif architecture == "GPT":
-        model, history = train_gpt(config, data=data, progress=False)
+    elif architecture in ("GPT", "GPT post-LN"):
+        model, history = train_gpt(config, data=data, progress=False, norm_first=architecture == "GPT")
         scores = evaluate(model, data, translate=gpt_translate)
     else:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
