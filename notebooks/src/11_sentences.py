@@ -359,8 +359,9 @@ plt.show()
 # then a cosine to 0), label smoothing 0.1 and gradient clipping; seeds 0, 1
 # and 2. What differs is the architecture, including where the LayerNorms
 # sit: the GPT is 09's, pre-LN with a final LayerNorm; the encoder-decoder is
-# the one trained above, post-LN (and a third model, the same GPT post-LN,
-# takes that difference away). The parameters come out close:
+# the one trained above, post-LN (its seed 0 is that very model); a third
+# model, the same GPT made post-LN, is there to test that difference. The
+# parameters come out close:
 
 # %%
 import time
@@ -453,13 +454,17 @@ def mean_score(arch: str, name: str, key: str) -> float:
     return sum(r["scores"][name][key] for r in runs) / len(runs)
 
 
+def cells(arch: str, name: str) -> str:
+    articles = mean_score(arch, name, "articles")  # nan: no sentence of the right length to count articles in
+    return (f"{mean_score(arch, name, 'chrF'):.1f} | {mean_score(arch, name, 'BLEU'):.1f} | "
+            + ("-" if articles != articles else f"{articles:.1%}"))
+
+
 display(Markdown("\n".join([
     "| test set | " + " | ".join(f"{k}, {short}" for short in ("enc-dec", "GPT", "GPT post-LN")
                                  for k in ("chrF", "BLEU", "articles")) + " |",
     "|---|" + "---|" * 9,
-    *(f"| {name} | " + " | ".join(f"{mean_score(a, name, 'chrF'):.1f} | {mean_score(a, name, 'BLEU'):.1f} | "
-                                  f"{mean_score(a, name, 'articles'):.1%}" for a in MODELS) + " |"
-      for name in names if name != ALL),
+    *(f"| {name} | " + " | ".join(cells(a, name) for a in MODELS) + " |" for name in names if name != ALL),
 ])))
 
 # %%
@@ -469,7 +474,10 @@ print(f"all families: encoder-decoder {ed_all.mean:.1%}, GPT {gpt_all.mean:.1%},
       f"{2 * difference_standard_error(gpt_all, ed_all):.1%}); the GPT is {judged('GPT', ALL)}")
 for word in ("worse", "better", "no measurable difference"):
     which = [name for name in names if name != ALL and judged("GPT", name) == word]
-    print(f"  the GPT is {word} on {len(which)} of {len(names) - 1} test sets: {', '.join(which) or '-'}")
+    print(f"  {word}: {len(which)} of {len(names) - 1} test sets ({', '.join(which) or '-'})")
+lower = [name for name in names if name != ALL
+         and mean_score("GPT", name, "chrF") < mean_score("encoder-decoder", name, "chrF")]
+print(f"the GPT's mean chrF is below the encoder-decoder's on {len(lower)} of {len(names) - 1} test sets")
 
 
 def last_loss(arch: str) -> float:
@@ -479,6 +487,38 @@ def last_loss(arch: str) -> float:
 
 print(f"the post-LN GPT: {post_all.mean:.1%} on all families; training loss over its last 50 steps "
       f"{last_loss('GPT post-LN'):.2f}, the pre-LN GPT's {last_loss('GPT'):.2f}")
+
+# %% [markdown]
+# **What the table shows.** On numbers (notebook 09) the two architectures
+# learnt the task alike; on sentences they part. With the same width, as many
+# layers, the same sentences, steps and schedule, and about 3 % more
+# parameters, notebook 09's GPT translates measurably worse than the
+# encoder-decoder: on all the families together the gap is beyond both the
+# seeds' spread and the test set's noise (the first line above), and so it is
+# on six of the families on their own. Where the rule says "no measurable
+# difference" (prepositions, dative objects, separable verbs, negation,
+# held-out combinations) the GPT's mean is lower too, but the seeds' ranges
+# overlap. The softer scores agree: its chrF is the lower one on every test
+# set. The held-out pattern and the longer sentences both models fail,
+# alike.
+#
+# The post-LN GPT learnt nothing usable: no sentence right anywhere, its
+# training loss stuck far above the pre-LN GPT's (the last line above). Four
+# post-LN blocks at this peak rate make the kind of deep post-LN stack for
+# which notebook 08 gave post-LN a longer warm-up and a smaller rate; we did
+# not tune it here. So it cannot say whether the LayerNorms' placement explains the
+# gap; what it does say is that 09's choice of pre-LN is what lets this GPT
+# train at all at the encoder-decoder's settings.
+#
+# Why would the GPT be worse? An account, not a measurement: in the
+# encoder-decoder, an encoder reads the English with attention in both
+# directions, and the decoder fetches from it by cross-attention; in the GPT
+# the English is read causally (a word never sees the words after it), and
+# the same four blocks must both read the English and write the German, in
+# one sequence. It also costs more: the table's last row, the CPU
+# time of one run as the tool measured it on a shared machine, since every
+# block runs over English and German together and the GPT predicts over the
+# joint vocabulary at every position.
 
 # %% [markdown]
 # ### One GPT live
@@ -520,6 +560,24 @@ for name in ("agreement", "subordinate clauses", "separable verbs", "questions",
     print(f"{name}\n{mark}{' '.join(sentence.en)}\n   reference: {' '.join(sentence.de)}")
     if mark == "   ":
         print(f"   GPT:       {' '.join(written)}")
+
+# %% [markdown]
+# After this short run the GPT gets almost no family sentence exactly right
+# (the exact match printed above): it writes German words, often a subject
+# and the frame of a clause, but not yet the sentence. These translations show a GPT early in its training, not what
+# the table's 800-step runs do; the run is here to show that the stored
+# numbers come from the code on this page.
+#
+# **What this does not show.** One task and one budget: word tokens, 40,000
+# generated sentences, 800 steps, `d_model` 64, greedy decoding. The
+# encoder-decoder was still learning when its schedule ended (above); longer
+# training of both may narrow the gap, or not. A larger GPT, a rate tuned
+# for it, a post-LN GPT with a longer warm-up, and the GPT with the
+# encoder-decoder's bidirectional reading of the prompt (a "prefix LM") were
+# not tried. Large decoder-only models translate well, at a scale and with
+# data far beyond this page; what the page shows is that at a small, equal
+# budget on this task, the encoder-decoder's division of labour gives it a
+# measurable head start.
 
 # %% [markdown]
 # ## Do we need the feed-forward network?
@@ -718,6 +776,10 @@ for place, accuracy in probe.items():
 #   word tokens) to word forms it never wrote.
 # - Cross-attention shows the reordering: the German verb and the separable
 #   prefix at the end are written while looking at the English verb.
+# - Notebook 09's GPT, given the same width, layers, sentences, steps and
+#   schedule, translates measurably worse than the encoder-decoder here
+#   (over three seeds, notebook 08's rule), where on numbers the two were
+#   alike.
 # - Do we need the feed-forward network? Not here: with one token per word
 #   the embedding holds each word's facts (a linear probe reads a noun's
 #   gender from it, for nouns it never saw), and without the feed-forward
