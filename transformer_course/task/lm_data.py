@@ -33,35 +33,55 @@ SEP_ID = LM_VOCAB.stoi[SEP]
 MAX_LM_LEN = 1 + 9 + 1 + 11 + 1
 
 
+def lm_sequence(source: Sequence[int], target: Sequence[int], sep_id: int) -> tuple[list[int], list[bool]]:
+    """``<bos> source sep target <eos>`` as ids and, per token, whether the loss counts it (the target and <eos>).
+
+    Any translation task as one sequence for a decoder-only model: the source is the prompt, given
+    and never predicted; the loss is on what comes after the separator.
+    """
+    ids = [BOS_ID, *source, sep_id, *target, EOS_ID]
+    loss_mask = [False] * (1 + len(source) + 1) + [True] * (len(target) + 1)
+    return ids, loss_mask
+
+
 def encode_lm(n: int) -> tuple[list[int], list[bool]]:
     """The ids of ``<bos> English = German <eos>`` and, per token, whether the loss counts it (the German and <eos>)."""
-    english, german = LM_VOCAB.encode(english_tokens(n)), LM_VOCAB.encode(german_tokens(n))
-    ids = [BOS_ID] + english + [SEP_ID] + german + [EOS_ID]
-    loss_mask = [False] * (1 + len(english) + 1) + [True] * (len(german) + 1)
-    return ids, loss_mask
+    return lm_sequence(LM_VOCAB.encode(english_tokens(n)), LM_VOCAB.encode(german_tokens(n)), SEP_ID)
+
+
+def pack_lm(sequences: Sequence[tuple[Sequence[int], Sequence[bool]]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, loss_mask)`` pairs -> ``tokens`` (B, L) right-padded with <pad>, and ``loss_mask`` (B, L) bool."""
+    tokens = pad_sequences([ids for ids, _ in sequences], PAD_ID)
+    loss_mask = pad_sequences([[int(m) for m in mask] for _, mask in sequences], 0).bool()
+    return tokens, loss_mask
 
 
 def make_lm_batch(numbers: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Numbers -> ``tokens`` (B, L) ids right-padded with <pad>, and ``loss_mask`` (B, L) bool, True on German/<eos>."""
-    pairs = [encode_lm(n) for n in numbers]
-    tokens = pad_sequences([ids for ids, _ in pairs], PAD_ID)
-    loss_mask = pad_sequences([[int(m) for m in mask] for _, mask in pairs], 0).bool()
-    return tokens, loss_mask
+    return pack_lm([encode_lm(n) for n in numbers])
+
+
+def lm_batches(tokens_all: torch.Tensor, mask_all: torch.Tensor, batch_size: int, seed: int = 0,
+               epochs: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``(tokens (B, L), loss_mask (B, L))`` batches of the rows of a packed set (:func:`pack_lm`).
+
+    Reshuffled each epoch, the order from ``seed``; each batch cut to its own longest row.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    epoch = 0
+    while epochs is None or epoch < epochs:
+        order = torch.randperm(len(tokens_all), generator=generator)
+        for start in range(0, len(tokens_all), batch_size):
+            idx = order[start:start + batch_size]
+            tokens = trim_padding(tokens_all[idx])
+            yield tokens, mask_all[idx][:, :tokens.shape[1]]
+        epoch += 1
 
 
 def lm_batch_iterator(numbers: Sequence[int], batch_size: int, seed: int = 0, epochs: int | None = None
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(tokens (B, L), loss_mask (B, L))`` batches of ``numbers``, reshuffled each epoch (order from ``seed``)."""
-    tokens_all, mask_all = make_lm_batch(numbers)
-    generator = torch.Generator().manual_seed(seed)
-    epoch = 0
-    while epochs is None or epoch < epochs:
-        order = torch.randperm(len(numbers), generator=generator)
-        for start in range(0, len(numbers), batch_size):
-            idx = order[start:start + batch_size]
-            tokens = trim_padding(tokens_all[idx])
-            yield tokens, mask_all[idx][:, :tokens.shape[1]]
-        epoch += 1
+    return lm_batches(*make_lm_batch(numbers), batch_size, seed=seed, epochs=epochs)
 
 
 def prompt_ids(n: int) -> list[int]:

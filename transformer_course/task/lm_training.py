@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ..gpt import generate
 from .lm_data import LM_VOCAB, SEP_ID, prompt_ids
 from .number_words import EOS_ID, german_tokens
+from .training import warmup_cosine_optimizer
 
 
 def lm_loss(logits: torch.Tensor, tokens: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
@@ -42,13 +43,22 @@ class LMTrainingConfig:
     batch_size: int = 64
     lr: float = 5e-3          # the peak learning rate, reached at step `warmup`
     warmup: int = 60
+    schedule: str = "noam"    # "noam" (the paper's shape: after the warm-up, 1/sqrt(step)) or "cosine" (to 0 at max_steps)
     max_steps: int = 500
     clip_norm: float | None = 1.0
     seed: int = 0
 
     def make_optimizer(self, model: nn.Module
                        ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-        """Adam (betas 0.9, 0.98, eps 1e-9); the rate rises linearly to `lr` at `warmup`, then falls as 1/sqrt(step)."""
+        """Adam (betas 0.9, 0.98, eps 1e-9); the rate rises linearly to `lr` at `warmup`, then falls as 1/sqrt(step).
+
+        With ``schedule="cosine"`` it falls instead along a cosine to 0 at ``max_steps``
+        (:func:`~transformer_course.task.training.warmup_cosine_optimizer`, notebook 11's translator's schedule).
+        """
+        if self.schedule == "cosine":
+            return warmup_cosine_optimizer(model, self.lr, self.warmup, self.max_steps)
+        if self.schedule != "noam":
+            raise ValueError(f"schedule must be 'noam' or 'cosine', got {self.schedule!r}")
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr, betas=(0.9, 0.98), eps=1e-9)
         warmup = self.warmup
         multiplier = lambda step: min((step + 1) / warmup, (warmup / (step + 1)) ** 0.5)  # noqa: E731
@@ -117,6 +127,26 @@ def german_from_ids(ids: Sequence[int] | torch.Tensor) -> list[str]:
     return out
 
 
+def continuations(model: nn.Module, prompts: Sequence[Sequence[int]], max_new_tokens: int, eos_id: int = EOS_ID,
+                  use_cache: bool = True, generate: Callable[..., torch.Tensor] = generate) -> list[list[int]]:
+    """Greedy generation after each prompt: the ids written after it, up to (without) the first ``eos_id``.
+
+    Prompts of the same length go in one batch, so no prompt needs padding. ``generate`` is
+    :func:`transformer_course.gpt.generate` or one with its signature (e.g. the notebook's).
+    """
+    device = next(model.parameters()).device
+    by_length: dict[int, list[int]] = {}
+    for i, prompt in enumerate(prompts):
+        by_length.setdefault(len(prompt), []).append(i)
+    out: list[list[int]] = [[] for _ in prompts]
+    for length, rows in by_length.items():
+        prompt = torch.tensor([list(prompts[i]) for i in rows], device=device)  # (B, P)
+        generated = generate(model, prompt, max_new_tokens, use_cache=use_cache, eos_id=eos_id).cpu()
+        for i, row in zip(rows, generated[:, length:].tolist()):  # only what was written after the prompt
+            out[i] = row[:row.index(eos_id)] if eos_id in row else row
+    return out
+
+
 def gpt_translate(model: nn.Module, numbers: Sequence[int], use_cache: bool = True,
                   generate: Callable[..., torch.Tensor] = generate) -> list[list[str]]:
     """The GPT's German for each number: greedy generation after ``<bos> English =``.
@@ -124,17 +154,9 @@ def gpt_translate(model: nn.Module, numbers: Sequence[int], use_cache: bool = Tr
     Prompts of the same length go in one batch, so no prompt needs padding. ``generate`` is
     :func:`transformer_course.gpt.generate` or one with its signature (e.g. the notebook's).
     """
-    device = next(model.parameters()).device
-    by_length: dict[int, list[int]] = {}
-    for i, n in enumerate(numbers):
-        by_length.setdefault(len(prompt_ids(n)), []).append(i)
-    out: list[list[str]] = [[] for _ in numbers]
-    for rows in by_length.values():
-        prompt = torch.tensor([prompt_ids(numbers[i]) for i in rows], device=device)  # (B, P)
-        generated = generate(model, prompt, MAX_GERMAN, use_cache=use_cache, eos_id=EOS_ID).cpu()
-        for i, row in zip(rows, generated):
-            out[i] = german_from_ids(row)
-    return out
+    written = continuations(model, [prompt_ids(n) for n in numbers], MAX_GERMAN, use_cache=use_cache,
+                            generate=generate)
+    return [[LM_VOCAB.itos[i] for i in ids] for ids in written]  # a <pad> or <bos> stays in, as a mistake
 
 
 def gpt_exact_match(model: nn.Module, numbers: Sequence[int],

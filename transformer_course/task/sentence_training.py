@@ -8,7 +8,7 @@ scores chrF and BLEU (``sacrebleu``), per family of sentences and on each held-o
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -138,8 +138,10 @@ def test_sets(data: SentenceData) -> dict[str, list]:
             "longer sentences": data.longer}
 
 
-def evaluate(model: nn.Module, data: SentenceData) -> dict[str, dict[str, float]]:
-    """:func:`score` on every test set (:func:`test_sets`)."""
+def evaluate(model: nn.Module, data: SentenceData,
+             translate: Callable[[nn.Module, Sequence], list[list[str]]] = translate) -> dict[str, dict[str, float]]:
+    """:func:`score` on every test set (:func:`test_sets`); ``translate`` is how the model writes its German
+    (default: the encoder-decoder's greedy decoding; the GPT's is ``sentence_lm.gpt_translate``)."""
     return {name: score(translate(model, sentences), sentences) for name, sentences in test_sets(data).items()}
 
 
