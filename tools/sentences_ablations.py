@@ -13,7 +13,7 @@ embeddings train) and an *ablation* (the part taken out of it). The settings:
 - "frozen nouns, ...": the English nouns' embedding rows kept at their random initial values
   (every other row, the German embeddings and the unembedding still train), so that what the
   model knows of a noun cannot sit in its embedding row; with all 173 nouns, 16 and 48;
-- "frozen English embeddings", "frozen source and target embeddings": the first tries, every
+- "frozen English words", "frozen English and German words": the first tries, every
   English row frozen, and the German ones too: the full model did not learn the task in 800
   steps (seed 0 stored).
 
@@ -53,8 +53,8 @@ SETTINGS: dict[str, dict] = {
     "frozen nouns, d_model 32, 16 nouns": {**D32, "n_nouns": 16, "freeze": "nouns"},
     "frozen nouns, d_model 32, 48 nouns": {**D32, "n_nouns": 48, "freeze": "nouns"},
     # the first tries: every English embedding frozen, and the German ones too (the full model did not learn)
-    "frozen English embeddings, d_model 32": {**D32, "freeze": "source"},
-    "frozen source and target embeddings, d_model 32": {**D32, "freeze": "source and target"},
+    "frozen English words, d_model 32": {**D32, "freeze": "source"},
+    "frozen English and German words, d_model 32": {**D32, "freeze": "source and target"},
 }
 # what is taken out: switches of ablation_run, or a SentenceConfig field (n_heads)
 ABLATIONS: dict[str, dict] = {
@@ -76,9 +76,9 @@ EXPERIMENTS: list[tuple[str, str]] = [
 ] + [
     ("d_model 64", a) for a in ("full", "no feed-forward")
 ] + [
-    ("frozen English embeddings, d_model 32", a) for a in ("full", "no feed-forward")
+    ("frozen English words, d_model 32", a) for a in ("full", "no feed-forward")
 ] + [
-    ("frozen source and target embeddings, d_model 32", "full")
+    ("frozen English and German words, d_model 32", "full")
 ]
 PROBED = tuple(s for s in SETTINGS if s.startswith("frozen"))
 
