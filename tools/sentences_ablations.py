@@ -17,6 +17,9 @@ embeddings train) and an *ablation* (the part taken out of it). The settings:
   English row frozen, and the German ones too: the full model did not learn the task in 800
   steps (seed 0 stored).
 
+The committed results file has seeds 0, 1 and 2 of every experiment but "d_model 64" and the two first
+frozen tries (seed 0 only): what the time allowed on a shared 2-core machine.
+
 Each run is :func:`transformer_course.task.sentence_training.ablation_run`: 800 steps, seeded, one CPU
 thread (about 20-60 s of CPU time at d_model 32). Runs are appended to
 ``notebooks/data/sentences_ablations.jsonl`` as they finish; a run already there is not run again
