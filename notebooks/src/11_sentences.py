@@ -491,10 +491,10 @@ table([(s, a) for s in ("frozen nouns, d_model 32, 16 nouns", "frozen nouns, d_m
       + [("frozen English and German words, d_model 32", "full")])
 
 # %%
-arms = [("d_model 32, 16 nouns", "trained embeddings\n16 nouns"), ("d_model 32", "trained embeddings\n173 nouns"),
-        ("frozen nouns, d_model 32, 16 nouns", "frozen nouns\n16 nouns"),
-        ("frozen nouns, d_model 32, 48 nouns", "frozen nouns\n48 nouns"),
-        ("frozen nouns, d_model 32", "frozen nouns\n173 nouns")]
+arms = [("d_model 32, 16 nouns", "trained\n16 nouns"), ("d_model 32", "trained\n173 nouns"),
+        ("frozen nouns, d_model 32, 16 nouns", "frozen\n16 nouns"),
+        ("frozen nouns, d_model 32, 48 nouns", "frozen\n48 nouns"),
+        ("frozen nouns, d_model 32", "frozen\n173 nouns")]
 arms = [(s, label) for s, label in arms if (s, "full") in groups]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 for ax, measure, title in zip(axes, ("exact", "articles"), ("exact match, family test sets", "articles right, agreement")):
@@ -505,7 +505,7 @@ for ax, measure, title in zip(axes, ("exact", "articles"), ("exact match, family
                 values = summary(groups[setting, name], name, measure).test_exact   # one per seed
                 ax.scatter([i + dx] * len(values), values, color=color, s=25, label=label if i == 0 else None)
     ax.set_xticks(range(len(arms)), [label for _, label in arms], fontsize=8)
-    ax.set(title=title, ylim=(0, 1))
+    ax.set(title=title, ylim=(0, 1), xlabel="the nouns' embedding rows, and how many nouns")
 axes[0].set_ylabel("each seed")
 axes[0].legend(fontsize=8)
 plt.tight_layout()
