@@ -19,15 +19,17 @@ from ..encoder_decoder import Transformer
 from ..masks import padding_mask, target_mask
 from .ablation import Run, SwitchableTransformer
 from .decoding import EvalMode, greedy_decode
-from .lexicon import DEFINITE, EIN_ENDINGS, POSSESSIVES
+from .lexicon import DEFINITE, EIN_ENDINGS, NOUNS, POSSESSIVES
 from .sentences import (
     DE_VOCAB,
     EN_VOCAB,
     SentenceData,
     batch_iterator,
+    lexicon_subset,
     make_batch,
     make_data,
 )
+from .number_words import pad_sequences
 from .training import History, train, warmup_cosine_schedule
 
 MAX_LEN = 32  # positions the model covers, <bos> and <eos> included: more than the longest sentence made here
@@ -50,6 +52,7 @@ class SentenceConfig:
     n_train: int = 40_000
     n_test: int = 100          # sentences per family and per held-out set
     max_train_len: int = 12    # English words; longer sentences are only in the "longer" test set
+    n_nouns: int | None = None # a smaller lexicon: this many of the nouns (lexicon_subset); None: all 173
     data_seed: int = 0
     seed: int = 0
 
@@ -62,7 +65,11 @@ class SentenceConfig:
     def data(self) -> SentenceData:
         """The sentences of this run (the same for every seed of the model)."""
         return make_data(self.n_train, n_val=0, n_test=self.n_test, seed=self.data_seed,
-                         max_train_len=self.max_train_len)
+                         max_train_len=self.max_train_len, n_nouns=self.n_nouns)
+
+    def nouns(self) -> list:
+        """The nouns this run's sentences use."""
+        return list(NOUNS) if self.n_nouns is None else lexicon_subset(self.n_nouns, self.data_seed)
 
     def with_(self, **changes) -> SentenceConfig:
         return replace(self, **changes)
@@ -159,28 +166,81 @@ class SentenceSwitches(Run):
         return self.sentences.model_config()
 
 
-def ablation_run(config: SentenceConfig, feed_forward: bool = True, data: SentenceData | None = None) -> dict:
-    """Train the switchable encoder-decoder (notebook 08's) with or without its feed-forward sub-layers; a JSON dict.
+# the switches ablation_run takes, and their values in the full model (n_heads is a SentenceConfig field)
+SWITCHES = {"feed_forward": True, "layer_norm": True, "positional": True, "freeze_embeddings": ""}
+FROZEN = {"": (), "nouns": (), "source": ("src_embed",), "source and target": ("src_embed", "tgt_embed")}
 
-    Keys: "config", "feed_forward", "parameters", "losses" (mean of each 10 steps), "scores" (:func:`evaluate`),
-    "test_exact" (exact match on all the family test sets together), "n_test", "cpu_seconds".
+
+def noun_tokens() -> list[int]:
+    """The English tokens of the nouns (singular and plural): the rows "nouns" freezes."""
+    return sorted({EN_VOCAB.stoi[w] for noun in NOUNS for w in (noun.en, noun.en_plural)})
+
+
+def freeze_embeddings(model: nn.Module, which: str = "nouns") -> nn.Module:
+    """Keep embedding rows at their random initial values: "nouns" (the English nouns' rows), "source"
+    (every English word) or "source and target"; "" freezes nothing.
+
+    The unembedding (and everything else) still trains. With a noun's row frozen, the noun is a
+    fixed random vector: what the model knows of it (its German gender) cannot be written into its
+    embedding row and has to be computed from that vector by the layers. "nouns" zeroes the
+    gradient of those rows at every step, so Adam never moves them (no weight decay here).
+    """
+    if which not in FROZEN:
+        raise ValueError(f"which must be one of {list(FROZEN)}, not {which!r}")
+    for name in FROZEN[which]:
+        getattr(model, name).requires_grad_(False)
+    if which == "nouns":
+        keep = torch.ones(model.src_embed.lut.weight.shape[0], 1)                         # (vocab, 1)
+        keep[noun_tokens()] = 0.0
+        model.src_embed.lut.weight.register_hook(lambda grad: grad * keep.to(grad.device))
+    return model
+
+
+def run_switches(result: dict) -> dict[str, bool]:
+    """A stored result's switches; runs stored before the other switches existed had only "feed_forward"."""
+    return {**SWITCHES, **result.get("switches", {}), "feed_forward": result["feed_forward"]}
+
+
+def ablation_run(config: SentenceConfig, feed_forward: bool = True, data: SentenceData | None = None, *,
+                 layer_norm: bool = True, positional: bool = True, freeze: str = "", probe: bool = False,
+                 return_model: bool = False) -> dict | tuple[dict, nn.Module]:
+    """Train the switchable encoder-decoder (notebook 08's) with parts switched off; a JSON dict.
+
+    ``feed_forward``, ``layer_norm``, ``positional``: notebook 08's switches; ``freeze``: "nouns",
+    "source" or "source and target" embeddings stay at their random initial values
+    (:func:`freeze_embeddings`), "" none; one head or many is ``config.n_heads``.
+    Keys: "config", "feed_forward", "switches" (all four), "parameters", "trained_parameters",
+    "losses" (mean of each 10 steps), "scores" (:func:`evaluate`), "test_exact" (exact match on all the
+    family test sets together), "n_test", "cpu_seconds", and with ``probe`` "probe" (:func:`gender_probe`
+    on the run's nouns, both ways). ``return_model``: (dict, the trained model).
     """
     data = data if data is not None else config.data()
     start = time.process_time()
     torch.manual_seed(config.seed)
-    model = SwitchableTransformer(SentenceSwitches(feed_forward=feed_forward, sentences=config))
+    model = SwitchableTransformer(SentenceSwitches(feed_forward=feed_forward, layer_norm=layer_norm,
+                                                   positional=positional, sentences=config))
+    freeze_embeddings(model, freeze)
     model, history = train_translator(config, model, data, progress=False)
     scores = evaluate(model, data)
     family_sentences = [s for sentences in data.test.values() for s in sentences]
     losses = torch.tensor(history.losses)
-    return {"config": asdict(config), "feed_forward": feed_forward,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "losses": [round(float(v), 4) for v in losses[:len(losses) // 10 * 10].reshape(-1, 10).mean(dim=1)],
-            "scores": {name: {k: round(v, 4) for k, v in s.items()} for name, s in scores.items()},
-            "test_exact": round(sum(scores[f]["exact"] * len(data.test[f]) for f in data.test)
-                                / len(family_sentences), 4),
-            "n_test": len(family_sentences),
-            "cpu_seconds": round(time.process_time() - start, 1)}
+    result = {"config": asdict(config), "feed_forward": feed_forward,
+              "switches": {"feed_forward": feed_forward, "layer_norm": layer_norm, "positional": positional,
+                           "freeze_embeddings": freeze},
+              "parameters": sum(p.numel() for p in model.parameters()),
+              "trained_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)
+              - (len(noun_tokens()) * config.d_model if freeze == "nouns" else 0),
+              "losses": [round(float(v), 4) for v in losses[:len(losses) // 10 * 10].reshape(-1, 10).mean(dim=1)],
+              "scores": {name: {k: round(v, 4) for k, v in s.items()} for name, s in scores.items()},
+              "test_exact": round(sum(scores[f]["exact"] * len(data.test[f]) for f in data.test)
+                                  / len(family_sentences), 4),
+              "n_test": len(family_sentences)}
+    if probe:
+        nouns = config.nouns()
+        result["probe"] = {split: {k: round(v, 4) for k, v in gender_probe(model, nouns, split=split).items()}
+                           for split in ("nouns", "frames")}
+    result["cpu_seconds"] = round(time.process_time() - start, 1)
+    return (result, model) if return_model else result
 
 
 def cross_attention(model: nn.Module, sentence) -> dict:
@@ -201,58 +261,99 @@ def cross_attention(model: nn.Module, sentence) -> dict:
             "cross": torch.stack([layer.cross_attn.attn_weights[0].float().cpu() for layer in layers])}
 
 
-def gender_probe(model: nn.Module, splits: int = 5, steps: int = 300) -> dict[str, float]:
+# English frames around a noun X for the probe: its gender is the same in each, its context is not
+PROBE_FRAMES = (("the", "X", "sleeps"), ("a", "X", "sleeps"), ("my", "X", "sleeps"), ("the", "big", "X", "sleeps"),
+                ("I", "see", "the", "X"), ("we", "see", "a", "X"), ("he", "helps", "the", "X"),
+                ("the", "small", "X", "is", "old"))
+
+
+def gender_probe(model: nn.Module, nouns: Sequence | None = None, split: str = "nouns", splits: int = 5,
+                 steps: int = 300) -> dict[str, float]:
     """Where does the model keep each noun's German gender? A linear probe at the noun, layer by layer.
 
-    Each noun is read in the frame "the X sleeps"; at the noun's position we take the source
-    embedding, then each encoder layer's self-attention output and feed-forward output (the
-    updates the layer adds to the stream), and the encoder's final output. A logistic regression
-    (3 genders) is trained on two thirds of the nouns and tested on the other third, which it
-    never saw: accuracy above the majority class means the gender is a direction shared across
-    nouns. Returns the accuracy of each place, averaged over ``splits`` random splits, and
-    "majority" (always guessing the most common gender).
+    At the noun's position we take the source embedding (the table's row, no position added), then
+    each encoder layer's self-attention output and feed-forward output (the updates the layer adds to
+    the stream), and the encoder's final output. A logistic regression (3 genders, on standardised
+    features, a little L2) is trained on some examples and tested on others, two ways:
+
+    - ``split="nouns"``: every noun in the frame "the X sleeps"; trained on two thirds of the nouns,
+      tested on the other third, which it never saw. Above the majority class means the gender is
+      a direction shared across nouns (with frozen random embeddings it cannot be, by construction).
+    - ``split="frames"``: every noun in each of :data:`PROBE_FRAMES`; trained on half the frames,
+      tested on the other half: the *same* nouns in contexts the probe never saw. Above the majority
+      class means the gender of these nouns is a linear function of the vector there. For the
+      embedding (the same vector in every frame) it measures how much of the gender a linear map
+      can fit at all: little, when the vectors are random and the nouns many more than ``d_model``.
+
+    Returns the test accuracy of each place, averaged over ``splits`` random splits, and "majority"
+    (always guessing the most common gender of ``nouns``, default: all of them).
     """
     import random
 
-    from .lexicon import NOUNS
-    src = torch.tensor([EN_VOCAB.encode(["the", noun.en, "sleeps"]) for noun in NOUNS])   # (N, 3)
-    gender = torch.tensor(["mfn".index(noun.gender) for noun in NOUNS])                   # (N,)
+    nouns = list(NOUNS) if nouns is None else list(nouns)
+    frames = PROBE_FRAMES if split == "frames" else PROBE_FRAMES[:1]
+    if split not in ("nouns", "frames"):
+        raise ValueError(f"split must be 'nouns' or 'frames', not {split!r}")
+    places = _encoder_places(model, [[noun.en if w == "X" else w for w in frame] for frame in frames
+                                     for noun in nouns], [frame.index("X") for frame in frames for _ in nouns])
+    gender = torch.tensor(["mfn".index(noun.gender) for noun in nouns] * len(frames))        # (F * N,)
+    frame_of = torch.arange(len(frames)).repeat_interleave(len(nouns))                       # (F * N,)
+    noun_of = torch.arange(len(nouns)).repeat(len(frames))                                   # (F * N,)
+    accuracies = {"majority": max((gender == g).float().mean().item() for g in range(3))}
+    for place, x in places.items():
+        right = []
+        for seed in range(splits):
+            if split == "nouns":
+                order = list(range(len(nouns)))
+                random.Random(seed).shuffle(order)
+                is_train = torch.isin(noun_of, torch.tensor(order[:len(order) * 2 // 3]))
+            else:
+                order = list(range(len(frames)))
+                random.Random(seed).shuffle(order)
+                is_train = torch.isin(frame_of, torch.tensor(order[:len(order) // 2]))
+            right.append(_probe_accuracy(x, gender, is_train, seed, steps))
+        accuracies[place] = sum(right) / len(right)
+    return accuracies
+
+
+def _encoder_places(model: nn.Module, sentences: list[list[str]], positions: list[int]) -> dict[str, torch.Tensor]:
+    """The vectors (n, d_model) at one position of each sentence: embedding, each layer's updates, encoder output."""
+    src = pad_sequences([EN_VOCAB.encode(s) for s in sentences], 0)                          # (n, S)
     captured: dict[str, torch.Tensor] = {}
     hooks = []
+
     def keep(key: str):
         return lambda module, inputs, out: captured.update({key: out.detach()})
 
-    for i, layer in enumerate(model.encoder.layers):
+    for i, layer in enumerate(model.encoder.layers if hasattr(model.encoder, "layers") else model.encoder):
         for name, label in (("self_attn", "self-attention"), ("feed_forward", "feed-forward")):
             if hasattr(layer, name):
                 hooks.append(getattr(layer, name).register_forward_hook(keep(f"layer {i + 1} {label}")))
     try:
-        with EvalMode(model):
-            memory = model.encode(src, padding_mask(src, 0))                             # (N, 3, d_model)
-            embedding = model.src_embed(src)                                              # (N, 3, d_model)
+        with EvalMode(model), torch.no_grad():
+            memory = model.encode(src, padding_mask(src, 0))                                 # (n, S, d_model)
+            embedding = model.src_embed(src)                                                  # (n, S, d_model)
     finally:
         for hook in hooks:
             hook.remove()
-    places = {"embedding": embedding, **captured, "encoder output": memory}
-    accuracies = {"majority": max((gender == g).float().mean().item() for g in range(3))}
-    for place, x in places.items():
-        x = x[:, 1].float()                                                              # (N, d_model): the noun
-        right = []
-        for split in range(splits):
-            order = list(range(len(NOUNS)))
-            random.Random(split).shuffle(order)
-            train, test = order[:len(order) * 2 // 3], order[len(order) * 2 // 3:]
-            mean, std = x[train].mean(dim=0), x[train].std(dim=0) + 1e-6
-            z = (x - mean) / std
-            generator = torch.Generator().manual_seed(split)
-            weight = (0.01 * torch.randn(x.shape[1], 3, generator=generator)).requires_grad_()
-            bias = torch.zeros(3, requires_grad=True)
-            optimizer = torch.optim.Adam([weight, bias], lr=0.05)
-            for _ in range(steps):
-                loss = nn.functional.cross_entropy(z[train] @ weight + bias, gender[train]) + 1e-2 * weight.square().sum()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            right.append(((z[test] @ weight + bias).argmax(dim=1) == gender[test]).float().mean().item())
-        accuracies[place] = sum(right) / len(right)
-    return accuracies
+    at = torch.tensor(positions)
+    rows = torch.arange(len(sentences))
+    return {place: x[rows, at].float()                                                       # (n, d_model)
+            for place, x in {"embedding": embedding, **captured, "encoder output": memory}.items()}
+
+
+def _probe_accuracy(x: torch.Tensor, label: torch.Tensor, is_train: torch.Tensor, seed: int, steps: int) -> float:
+    """A 3-class logistic regression on standardised x (n, d), trained where ``is_train``; accuracy on the rest."""
+    train, test = is_train, ~is_train
+    mean, std = x[train].mean(dim=0), x[train].std(dim=0) + 1e-6
+    z = (x - mean) / std
+    generator = torch.Generator().manual_seed(seed)
+    weight = (0.01 * torch.randn(x.shape[1], 3, generator=generator)).requires_grad_()
+    bias = torch.zeros(3, requires_grad=True)
+    optimizer = torch.optim.Adam([weight, bias], lr=0.05)
+    for _ in range(steps):
+        loss = nn.functional.cross_entropy(z[train] @ weight + bias, label[train]) + 1e-2 * weight.square().sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return ((z[test] @ weight + bias).argmax(dim=1) == label[test]).float().mean().item()

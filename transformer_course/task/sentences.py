@@ -238,9 +238,6 @@ class Sentence:
 
 
 _ANIMATE = [n for n in NOUNS if n.kind in ("person", "animal")]
-_THINGS = [n for n in NOUNS if n.kind == "thing"]
-_PLACES = [n for n in NOUNS if n.kind == "place"]
-_OBJECTS = [n for n in NOUNS if n.kind != "place"]
 _BY_OBJ = {obj: [v for v in VERBS if v.obj == obj and not v.prefix] for obj in ("", "acc", "dat", "dat+acc")}
 _SEPARABLE = [v for v in VERBS if v.prefix]
 _PERSONS = ["1sg", "2sg", "3sg m", "3sg f", "1pl", "3pl"]  # subjects: no "it" outside the pronoun family
@@ -249,9 +246,16 @@ _PERSONS = ["1sg", "2sg", "3sg m", "3sg f", "1pl", "3pl"]  # subjects: no "it" o
 class Generator:
     """Draws sentences of each family from one random.Random, so a seed gives the same sentences."""
 
-    def __init__(self, seed: int = 0, p_adjective: float = 0.4, p_pp: float = 0.3):
+    def __init__(self, seed: int = 0, p_adjective: float = 0.4, p_pp: float = 0.3,
+                 nouns: Sequence[Noun] | None = None):
+        """``nouns``: the lexicon's nouns the sentences may use (default: all of them, :func:`lexicon_subset`)."""
         self.rng = random.Random(seed)
         self.p_adjective, self.p_pp = p_adjective, p_pp
+        nouns = NOUNS if nouns is None else nouns
+        self.animate = [n for n in nouns if n.kind in ("person", "animal")]
+        self.things = [n for n in nouns if n.kind == "thing"]
+        self.places = [n for n in nouns if n.kind == "place"]
+        self.objects = [n for n in nouns if n.kind != "place"]
 
     # the pieces
     def noun_phrase(self, nouns: Sequence[Noun], dets: Sequence = ("the", "the", "a", "poss", "bare", "number"),
@@ -270,7 +274,7 @@ class Generator:
     def subject(self, p_pronoun: float = 0.3) -> NounPhrase:
         if self.rng.random() < p_pronoun:
             return NounPhrase(pronoun=self.rng.choice(_PERSONS))
-        return self.noun_phrase(_ANIMATE, dets=("the", "the", "a", "poss", "bare"))
+        return self.noun_phrase(self.animate, dets=("the", "the", "a", "poss", "bare"))
 
     def object_of(self, verb: Verb, p_pronoun: float = 0.1, definite: bool = False
                   ) -> tuple[tuple[str, NounPhrase], ...]:
@@ -279,10 +283,10 @@ class Generator:
         if verb.obj == "":
             return ()
         if verb.obj == "dat+acc":
-            return (("dat", self.noun_phrase(_ANIMATE, dets)), ("acc", self.noun_phrase(_THINGS, dets)))
+            return (("dat", self.noun_phrase(self.animate, dets)), ("acc", self.noun_phrase(self.things, dets)))
         if self.rng.random() < p_pronoun:
             return ((verb.obj, NounPhrase(pronoun=self.rng.choice(_PERSONS))),)
-        return ((verb.obj, self.noun_phrase(_ANIMATE if verb.obj == "dat" else _OBJECTS, dets)),)
+        return ((verb.obj, self.noun_phrase(self.animate if verb.obj == "dat" else self.objects, dets)),)
 
     def prepositional_phrase(self, verb: Verb) -> tuple[Preposition, NounPhrase]:
         uses = ["place", "with"] + (["goal"] if verb.motion else [])
@@ -290,9 +294,9 @@ class Generator:
         # "wait for" is "warten auf", not "für": leave "for" out after "wait"
         preposition = self.rng.choice([p for p in PREPOSITIONS if p.use == use
                                        and not (p.en == "for" and verb.en == "wait")])
-        nouns = _ANIMATE if preposition.en in ("with", "from", "for", "without") else _PLACES + _THINGS
+        nouns = self.animate if preposition.en in ("with", "from", "for", "without") else self.places + self.things
         if preposition.en == "to":
-            nouns = _PLACES + _ANIMATE
+            nouns = self.places + self.animate
         return preposition, self.noun_phrase(nouns, dets=("the", "the", "the", "a", "poss"))
 
     def clause(self, verbs: Sequence[Verb] | None = None, perfect: bool = False, negated: bool = False,
@@ -310,8 +314,8 @@ class Generator:
     def agreement(self) -> Sentence:
         verbs = _BY_OBJ["acc"]
         verb = self.rng.choice(verbs)
-        clause = Clause(self.noun_phrase(_ANIMATE, dets=("the", "a", "poss", "bare", "number")), verb,
-                        (("acc", self.noun_phrase(_OBJECTS)),))
+        clause = Clause(self.noun_phrase(self.animate, dets=("the", "a", "poss", "bare", "number")), verb,
+                        (("acc", self.noun_phrase(self.objects)),))
         return self.main(clause, "agreement")
 
     def prepositions(self) -> Sentence:
@@ -323,7 +327,8 @@ class Generator:
     def pronouns(self) -> Sentence:
         """Two sentences: a noun, then a pronoun for it ("the table is old . it is big ." -> "... . er ist groß .")."""
         rng = self.rng
-        noun = self.noun_phrase(_THINGS + [n for n in _ANIMATE if n.kind == "animal"], dets=("the", "a", "poss"))
+        noun = self.noun_phrase(self.things + [n for n in self.animate if n.kind == "animal"],
+                                dets=("the", "a", "poss"))
         key = "3pl" if noun.plural else f"3sg {noun.noun.gender}"
         if rng.random() < 0.5:  # "the table is old ."
             adjective = rng.choice(ADJECTIVES)
@@ -354,7 +359,7 @@ class Generator:
             return _sentence([adverb, *clause.english()], clause.german_main([ADVERBS[adverb]]), "verb second", clause)
         # a fronted place: "in the garden the dog sleeps" -> "im Garten schläft der Hund"
         preposition = self.rng.choice([p for p in PREPOSITIONS if p.use == "place"])
-        phrase = self.noun_phrase(_PLACES + _THINGS, dets=("the", "the", "a", "poss"))
+        phrase = self.noun_phrase(self.places + self.things, dets=("the", "the", "a", "poss"))
         front_en = preposition.en.split() + phrase.english("object")
         front_de = phrase.german("dat", preposition)
         return _sentence([*front_en, *clause.english()], clause.german_main(front_de), "verb second", clause,
@@ -520,9 +525,36 @@ DE_VOCAB = Vocab(_german_words())
 HELD_OUT_PATTERN = "subordinate perfect"  # "..., dass der Hund die Katze gesehen hat": never in training
 
 
-def held_out_nouns(seed: int = 0, n: int = 12) -> list[str]:
-    """English nouns (people and animals) kept out of the dative in training: "with the X", "helps the X"."""
-    return sorted(random.Random(seed + 1000).sample([noun.en for noun in _ANIMATE], n))
+def held_out_nouns(seed: int = 0, n: int = 12, nouns: Sequence[Noun] | None = None) -> list[str]:
+    """English nouns (people and animals) kept out of the dative in training: "with the X", "helps the X".
+
+    With ``nouns`` (a smaller lexicon), as many of its people and animals as keeps the full lexicon's
+    share (12 of 67), at least one.
+    """
+    if nouns is None:
+        return sorted(random.Random(seed + 1000).sample([noun.en for noun in _ANIMATE], n))
+    animate = [noun.en for noun in nouns if noun.kind in ("person", "animal")]
+    return sorted(random.Random(seed + 1000).sample(animate, max(1, round(n * len(animate) / len(_ANIMATE)))))
+
+
+KINDS = ("person", "animal", "thing", "place")
+
+
+def lexicon_subset(n_nouns: int, seed: int = 0) -> list[Noun]:
+    """A smaller lexicon: ``n_nouns`` of the nouns, drawn from ``seed``, each kind in its share (at least 2 of each).
+
+    Every family still has the nouns it needs (people and animals as subjects, things, places).
+    """
+    if not 2 * len(KINDS) <= n_nouns <= len(NOUNS):
+        raise ValueError(f"n_nouns must be between {2 * len(KINDS)} and {len(NOUNS)}, not {n_nouns}")
+    rng = random.Random(seed + 2000)
+    by_kind = {kind: [n for n in NOUNS if n.kind == kind] for kind in KINDS}
+    counts = {kind: max(2, round(n_nouns * len(by_kind[kind]) / len(NOUNS))) for kind in KINDS}
+    while sum(counts.values()) != n_nouns:  # rounding: take from or give to the largest kind
+        largest = max(KINDS, key=lambda kind: counts[kind])
+        counts[largest] += 1 if sum(counts.values()) < n_nouns else -1
+    chosen = {noun.en for kind in KINDS for noun in rng.sample(by_kind[kind], counts[kind])}
+    return [noun for noun in NOUNS if noun.en in chosen]  # in the lexicon's order
 
 
 @dataclass
@@ -547,11 +579,16 @@ def in_training_distribution(s: Sentence, dative_nouns: set[str], max_len: int) 
 
 
 def make_data(n_train: int = 40_000, n_val: int = 300, n_test: int = 200, seed: int = 0, max_train_len: int = 12,
-              families: Sequence[str] = FAMILIES) -> SentenceData:
-    """All the sentences a run needs, from one seed; no test or validation sentence (by its English) is trained on."""
-    nouns = held_out_nouns(seed)
+              families: Sequence[str] = FAMILIES, n_nouns: int | None = None) -> SentenceData:
+    """All the sentences a run needs, from one seed; no test or validation sentence (by its English) is trained on.
+
+    ``n_nouns``: a smaller lexicon (:func:`lexicon_subset` of ``seed``) for training and every test set alike;
+    None: all the nouns.
+    """
+    lexicon_nouns = None if n_nouns is None else lexicon_subset(n_nouns, seed)
+    nouns = held_out_nouns(seed, nouns=lexicon_nouns)
     dative = set(nouns)
-    generator = Generator(seed)
+    generator = Generator(seed, nouns=lexicon_nouns)
     seen: set[tuple[str, ...]] = set()
 
     def draw(make: Callable[[], Sentence], keep: Callable[[Sentence], bool], n: int) -> list[Sentence]:
