@@ -51,7 +51,7 @@ def test_frozen_embeddings_do_not_change_in_training_steps(which):
     changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
     assert ("src_embed.lut.weight" in changed) == (which == "nouns")
     assert ("tgt_embed.lut.weight" in changed) == (which != "source and target")
-    assert "unembed.weight" in changed and "encoder.0.self_attn.w_q.weight" in changed
+    assert "unembed.weight" in changed and "encoder.layers.0.self_attn.w_q.weight" in changed
     nouns = noun_tokens()
     rows_moved = (model.src_embed.lut.weight != before["src_embed.lut.weight"]).any(dim=1)   # (vocab,)
     assert not rows_moved[nouns].any()

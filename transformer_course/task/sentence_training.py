@@ -327,7 +327,7 @@ def _encoder_places(model: nn.Module, sentences: list[list[str]], positions: lis
 
     for i, layer in enumerate(model.encoder.layers if hasattr(model.encoder, "layers") else model.encoder):
         for name, label in (("self_attn", "self-attention"), ("feed_forward", "feed-forward")):
-            if hasattr(layer, name):
+            if getattr(layer, name, None) is not None:                    # None: switched off
                 hooks.append(getattr(layer, name).register_forward_hook(keep(f"layer {i + 1} {label}")))
     try:
         with EvalMode(model), torch.no_grad():
