@@ -2,6 +2,7 @@
 
     python -m tools.sentences_bpe                  # both arms x seeds 0, 1, 2
     python -m tools.sentences_bpe --seeds 0 --tokens pieces
+    python -m tools.sentences_bpe --seeds 0 --steps 2400     # longer training (the page's second table)
 
 Each run is :func:`transformer_course.task.sentence_pieces.comparison_run`: notebook 11's
 ``SentenceConfig()`` (same sentences, sizes, 800 steps, seed), step-bounded, one CPU thread; the
@@ -45,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="*", type=int, default=SEEDS)
     parser.add_argument("--tokens", nargs="*", default=["words", "pieces"], choices=["words", "pieces"])
+    parser.add_argument("--steps", type=int, default=SentenceConfig().steps, help="training steps (default: 800)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     DATA.mkdir(parents=True, exist_ok=True)
@@ -53,13 +55,13 @@ def main() -> None:
     MERGES.write_text(json.dumps(tokenizers.merges()) + "\n")
     for seed in args.seeds:
         for tokens in args.tokens:
-            config = SentenceConfig(seed=seed)
+            config = SentenceConfig(seed=seed, steps=args.steps)
             if json.dumps([asdict(config), tokens], sort_keys=True) in done():
                 continue
             result = comparison_run(config, data, tokenizers if tokens == "pieces" else None)
             with RESULTS.open("a") as f:
                 f.write(json.dumps(result, ensure_ascii=False) + "\n")
-            print(f"seed {seed} {tokens:6s} exact {result['test_exact']:.3f}  unseen forms {result['unseen_forms']}  "
+            print(f"seed {seed} {tokens:6s} {args.steps} steps: exact {result['test_exact']:.3f}  unseen forms {result['unseen_forms']}  "
                   f"{result['cpu_seconds']:.0f} s CPU", flush=True)
 
 
