@@ -194,7 +194,8 @@ def comparison_run(config: SentenceConfig, data: SentenceData, tokenizers: Piece
     """
     start = time.process_time()
     if tokenizers is None:
-        model, history = train_translator(config, data=data, progress=False)
+        torch.manual_seed(config.seed)   # built, then seeded again for training: as notebook 11 builds its model
+        model, history = train_translator(config, Transformer(config.model_config()), data, progress=False)
         def translate_set(sentences):
             return translate_words(model, sentences)
     else:
