@@ -255,12 +255,12 @@ show("held-out combinations")
 # **Held-out combinations.** A noun the model has seen many times as a
 # subject or an object, but never in the dative. The article (*dem*, *der*,
 # *den*) it usually gets right: that rule it learnt from the other nouns.
-# Where the noun is plural, the dative needs a form like *Hunden* that never
-# occurred in training; with word tokens the model has never written that
-# token and writes the nominative plural (*Hunde*) instead. Is that the
-# tokenizer's fault? With byte-pair pieces (notebook 10), *Hund* + *en*
-# would be two pieces it has written many times; the next section trains
-# the model on pieces and counts how often it then writes these forms.
+# Where the noun is plural, the dative needs a form like *Freunden* that
+# never occurred in training; with word tokens the model has never written
+# that token and writes the nominative plural (*Freunde*) instead. Is that
+# the tokenizer's fault? With byte-pair pieces (notebook 10), *Freund* +
+# *en* would be two pieces it has written many times; the next section
+# trains the model on pieces and counts how often it then writes these forms.
 
 # %%
 show("held-out pattern")
@@ -722,11 +722,14 @@ for place, accuracy in probe.items():
 #
 #    <details><summary>Answer</summary>
 #
-#    The form (e.g. *Hunden*) never occurs in a training target, so its row
+#    The form (e.g. *Freunden*) never occurs in a training target, so its row
 #    of the unembedding only ever gets pushed *down* (by the softmax of every
-#    step); the model can never put probability on it. With sub-word pieces
-#    the same ending *-n* is shared by every dative plural, and the rule
-#    transfers.
+#    step); the model can never put probability on it. With byte-pair pieces
+#    nothing forbids it: *Freunden* is *Freund* + *en*, pieces the model has
+#    written in other words. But that alone did not make it write them: on
+#    pieces it wrote none of them in this notebook's 800 steps, and only a
+#    few when trained three times as long, while on words it still wrote
+#    none (the numbers are in "Pieces instead of words").
 #
 #    </details>
 #
