@@ -10,7 +10,9 @@ Each run is :func:`transformer_course.task.sentence_pieces.comparison_run`: note
 training sentences, sizes ``EN_VOCAB_SIZE`` and ``DE_VOCAB_SIZE``), whose merges are written to
 ``notebooks/data/sentences_bpe_merges.json`` so the page can check that it learns the same ones.
 Runs are appended to ``notebooks/data/sentences_bpe.jsonl`` as they finish; a run already there is
-not run again (delete the file to start afresh).
+not run again (delete the file to start afresh). The committed file has both arms, seeds 0, 1, 2, at 800
+and at 2,400 steps; CPU time a run, measured on a loaded 2-core machine: words 46-52 s (800 steps) and
+106-142 s (2,400), pieces 64-69 s and 189-199 s.
 """
 
 from __future__ import annotations
