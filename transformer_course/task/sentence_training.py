@@ -8,7 +8,7 @@ scores chrF and BLEU (``sacrebleu``), per family of sentences and on each held-o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -76,18 +76,21 @@ class SentenceConfig:
 
 
 def train_translator(config: SentenceConfig, model: nn.Module | None = None, data: SentenceData | None = None,
-                     progress: bool = True, device: torch.device | str = "cpu") -> tuple[nn.Module, History]:
+                     progress: bool = True, device: torch.device | str = "cpu",
+                     batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None) -> tuple[nn.Module, History]:
     """Train ``model`` (default: the course's Transformer of ``config``'s size) on sentences; returns (model, history).
 
     Adam with the paper's betas, a linear warm-up and a cosine decay to 0 at the last step,
-    label smoothing; one batch of ``batch_size`` sentences per step.
+    label smoothing; one batch of ``batch_size`` sentences per step. ``batches`` (default: word ids of
+    ``data.train``) replaces the batches, e.g. the same sentences as byte-pair pieces (:mod:`.sentence_pieces`).
     """
     data = data if data is not None else config.data()
     torch.manual_seed(config.seed)
     model = (model if model is not None else Transformer(config.model_config())).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.98), eps=1e-9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine_schedule(config.warmup, config.steps))
-    batches = batch_iterator(data.train, config.batch_size, seed=config.seed)
+    if batches is None:
+        batches = batch_iterator(data.train, config.batch_size, seed=config.seed)
     history = train(model, batches, optimizer, scheduler, max_steps=config.steps, smoothing=config.smoothing,
                     progress=progress)
     return model, history
