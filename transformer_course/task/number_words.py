@@ -350,11 +350,21 @@ def batch_iterator(numbers: Sequence[int], batch_size: int, seed: int = 0, shuff
     sentence. The order depends only on ``seed``. ``epochs=None`` never ends.
     """
     src_all, tgt_all = make_batch(numbers)
+    return batches_of(src_all, tgt_all, batch_size, seed, shuffle, epochs, drop_last)
+
+
+def batches_of(src_all: torch.Tensor, tgt_all: torch.Tensor, batch_size: int, seed: int = 0, shuffle: bool = True,
+               epochs: int | None = 1, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of already encoded, padded pairs ``src_all`` (N, S), ``tgt_all`` (N, T), reshuffled each epoch.
+
+    Each batch is cut to its own longest sequence; the order depends only on ``seed``; ``epochs=None``
+    never ends. Every task's batch iterator (numbers, spelling, sentences, pieces) is this loop.
+    """
     generator = torch.Generator().manual_seed(seed)
     epoch = 0
     while epochs is None or epoch < epochs:
-        order = torch.randperm(len(numbers), generator=generator) if shuffle else torch.arange(len(numbers))
-        for start in range(0, len(numbers), batch_size):
+        order = torch.randperm(len(src_all), generator=generator) if shuffle else torch.arange(len(src_all))
+        for start in range(0, len(src_all), batch_size):
             idx = order[start:start + batch_size]
             if drop_last and len(idx) < batch_size:
                 break

@@ -25,7 +25,7 @@ from ..encoder_decoder import Transformer
 from ..tokenizer import BPETokenizer, pre_split
 from .decoding import greedy_decode
 from .lexicon import NOUNS, noun_form
-from .number_words import EOS_ID, PAD_ID, collate, trim_padding
+from .number_words import EOS_ID, PAD_ID, batches_of, collate
 from .sentence_training import SentenceConfig, score, test_sets, train_translator
 from .sentence_training import translate as translate_words
 from .sentences import Sentence, SentenceData
@@ -103,12 +103,7 @@ def batch_iterator(sentences: Sequence[Sentence], tokenizers: PieceTokenizers, b
                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless shuffled batches of pieces, the same sentences in the same order as the word batches of ``seed``."""
     src_all, tgt_all = make_batch(sentences, tokenizers)                           # encoded once
-    generator = torch.Generator().manual_seed(seed)
-    while True:
-        order = torch.randperm(len(sentences), generator=generator)
-        for start in range(0, len(sentences), batch_size):
-            idx = order[start:start + batch_size]
-            yield trim_padding(src_all[idx]), trim_padding(tgt_all[idx])
+    return batches_of(src_all, tgt_all, batch_size, seed, epochs=None)
 
 
 def model_config(config: SentenceConfig, tokenizers: PieceTokenizers) -> ModelConfig:

@@ -53,7 +53,7 @@ from .lexicon import (
     _regular_present,
     noun_form,
 )
-from .number_words import Vocab, collate, english_tokens, german_tokens, trim_padding
+from .number_words import Vocab, batches_of, collate, english_tokens, german_tokens
 
 FAMILIES = ("agreement", "prepositions", "dative objects", "pronouns", "verb second", "subordinate clauses",
             "perfect", "separable verbs", "negation", "questions")
@@ -643,11 +643,4 @@ def batch_iterator(sentences: Sequence[Sentence], batch_size: int, seed: int = 0
                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield shuffled padded batches ``(src (B, S), tgt (B, T))``; ``epochs=None`` never ends."""
     src_all, tgt_all = make_batch(sentences)
-    generator = torch.Generator().manual_seed(seed)
-    epoch = 0
-    while epochs is None or epoch < epochs:
-        order = torch.randperm(len(sentences), generator=generator)
-        for start in range(0, len(sentences), batch_size):
-            idx = order[start:start + batch_size]
-            yield trim_padding(src_all[idx]), trim_padding(tgt_all[idx])
-        epoch += 1
+    return batches_of(src_all, tgt_all, batch_size, seed, epochs=epochs)

@@ -28,6 +28,7 @@ from .decoding import EvalMode, greedy_decode
 from .number_words import (
     EN_VOCAB,
     PAD_ID,
+    batches_of,
     english_tokens,
     german_written,
     pad_sequences,
@@ -73,12 +74,7 @@ def spelling_batches(numbers: Sequence[int], tokenizer: BPETokenizer, batch_size
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless shuffled batches ``(src (B, S), tgt (B, T))``, like ``batch_iterator(..., epochs=None)``."""
     src_all, tgt_all = make_spelling_batch(numbers, tokenizer)   # encoded once
-    generator = torch.Generator().manual_seed(seed)
-    while True:
-        order = torch.randperm(len(numbers), generator=generator)
-        for start in range(0, len(numbers), batch_size):
-            idx = order[start:start + batch_size]
-            yield trim_padding(src_all[idx]), trim_padding(tgt_all[idx])
+    return batches_of(src_all, tgt_all, batch_size, seed, epochs=None)
 
 
 def max_target_len(tokenizer: BPETokenizer, numbers: Sequence[int]) -> int:
