@@ -50,6 +50,13 @@
 # size `vocab_size` of every notebook so far *is* the tokenizer's.
 
 # %% [markdown]
+# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
+#
+# <img src="images/10_tokens.png" alt="Text einundzwanzig becomes 13 UTF-8 bytes, the learned merges turn them into the token ids einund and zwanzig, which go into the transformer; the token ids it puts out are turned back into bytes, joined and decoded once into text" width="720">
+#
+# </details>
+
+# %% [markdown]
 # ## Setup
 
 # %%

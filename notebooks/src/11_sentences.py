@@ -51,6 +51,13 @@
 # the package (`transformer_course/task/lexicon.py` and `sentences.py`).
 
 # %% [markdown]
+# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
+#
+# <img src="images/11_sentences.png" alt="A seeded grammar and lexicon generate an English sentence and its German sentence; your encoder-decoder translates the English, and its German is scored against the German sentence (exact match, chrF, BLEU, per phenomenon)" width="680">
+#
+# </details>
+
+# %% [markdown]
 # ## Setup
 
 # %%

@@ -57,6 +57,13 @@
 # is wrong, naming it and the mistake.
 
 # %% [markdown]
+# <details><summary>The same diagram as a picture (if the one above does not render)</summary>
+#
+# <img src="images/12_from_a_blank_page.png" alt="The specification in this notebook leads to your file my_transformer.py, written as pieces 1-9 (rules to EncoderLayer), pieces 10-16 (Encoder to the three masks) and pieces 17-22 (loss to greedy_decode); when all 22 are correct, your model is trained on the number task with notebook 07's settings and reports exact match per family and your curve beside the course's" width="760">
+#
+# </details>
+
+# %% [markdown]
 # ## Where you write: a file, `my_transformer.py`
 #
 # You write one Python file, `my_transformer.py`, beside this notebook
