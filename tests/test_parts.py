@@ -13,6 +13,8 @@ from torch import nn
 
 import transformer_course as tc
 from transformer_course import checks, parts
+from transformer_course import tokenizer as bpe
+from transformer_course.task.sentences import make_data
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -365,7 +367,7 @@ def test_every_part_a_reference_uses_is_an_argument():
     """What the reference's code names of the earlier parts is exactly what can be passed in (and nothing is
     built from a part's source any more)."""
     for name in parts.PARTS:
-        reference = getattr(tc, name)
+        reference = parts.reference_of(name)
         named = parts._deps(name, __import__("inspect").getsource(reference))
         assert set(parts.part_arguments(reference)) == set(named), name
     assert parts.part_arguments(tc.Encoder) == {"EncoderLayer": "layer_cls", "LayerNorm": "norm_cls"}
@@ -421,7 +423,7 @@ def test_loading_does_not_print_check_results_or_save_again(my_parts, capsys):
 
 def test_every_part_has_a_reference_and_every_exercise_a_check():
     for name, part in parts.PARTS.items():
-        assert getattr(tc, name).__name__ == name
+        assert parts.reference_of(name).__name__ == (part.exercise or name)
         if part.check is not None:
             assert callable(parts.check_function(name))
         assert (ROOT / "notebooks" / "src" / f"{part.notebook}.py").exists()
@@ -447,7 +449,8 @@ def test_the_solutions_travel_into_a_model_made_only_of_them(my_parts, monkeypat
     same seed and computes the same logits.
     """
     namespace = {"F": torch.nn.functional, "rearrange": __import__("einops").rearrange}
-    for name, part in parts.PARTS.items():
+    for name in parts.MODEL_PARTS:
+        part = parts.PARTS[name]
         if part.name == "Transformer":
             namespace.update(vars(parts.load("SinusoidalPositionalEncoding", "Encoder", "Decoder", quiet=True)))
         if part.check is None:
@@ -474,3 +477,93 @@ def test_the_solutions_travel_into_a_model_made_only_of_them(my_parts, monkeypat
     masks = tc.padding_mask(src, 0), tc.target_mask(tgt, 0)
     torch.testing.assert_close(mine(src, tgt, *masks), reference(src, tgt, *masks))
     assert all(layer.self_attn.attn_weights is not None for layer in mine.encoder.layers)  # maps can be drawn
+
+
+# --- notebook 10's tokenizer functions travel to notebook 11's pieces ----------------------------
+
+TOKENIZER_EXERCISES = ["to_bytes", "from_bytes", "count_pairs", "merge", "train", "encode", "decode",
+                       "encode_with_specials"]
+
+
+def tokenizer_solutions(wrong_train: bool = False) -> dict:
+    """Notebook 10's solution cells run as a learner runs them, each through its check (the checks save)."""
+    namespace = {"ref": bpe}
+    for name in TOKENIZER_EXERCISES:
+        source = solution_cell("10_tokens", name)
+        if wrong_train and name == "train":
+            source = source.replace("-p[0], -p[1]", "p[0], p[1]")   # ties broken by the largest pair
+            assert "p[0], p[1]))" in source
+        defined = run_cell(source, namespace)[name]
+        check = getattr(checks.tokens, f"check_{name}")
+        if wrong_train and name == "train":
+            with pytest.raises(checks.CheckFailed):
+                check(defined)
+            namespace[name] = bpe.train
+            continue
+        namespace[name] = check(defined)
+        assert namespace[name] is defined
+    return namespace
+
+
+def pieces_made_with(monkeypatch) -> dict:
+    """The functions PieceTokenizers.learners trains and encodes with (it builds its tokenizers through trained)."""
+    from transformer_course.task import sentence_pieces as sp
+
+    used = {}
+    original = sp.PieceTokenizers.trained.__func__
+
+    def spy(cls, sentences, en_size, de_size, **fns):
+        used.update(fns)
+        return original(cls, sentences, en_size, de_size, **fns)
+
+    monkeypatch.setattr(sp.PieceTokenizers, "trained", classmethod(spy))
+    sentences = make_data(n_train=60, n_val=0, n_test=2).train
+    reference = original(sp.PieceTokenizers, sentences, 300, 320)
+    made = sp.PieceTokenizers.learners(sentences, 300, 320)
+    assert made.merges() == reference.merges()
+    assert made.en.decode(made.en.encode("<bos>the dog")) == "<bos>the dog"
+    return used
+
+
+def test_tokenizer_parts_do_not_take_other_names():
+    assert set(parts.TOKENIZER_PARTS) <= set(parts.PARTS) and not set(parts.TOKENIZER_PARTS) & set(parts.MODEL_PARTS)
+    assert all(name.startswith("bpe_") for name in parts.TOKENIZER_PARTS)
+    assert parts._BY_EXERCISE["train"] == "bpe_train" and "train" not in parts.PARTS
+
+
+def test_the_learners_tokenizer_functions_are_saved_and_make_notebook_11s_pieces(my_parts, monkeypatch, capsys):
+    tokenizer_solutions()
+    assert sorted(p.name for p in my_parts.glob("*.py")) == sorted(f"{n}.py" for n in parts.TOKENIZER_PARTS)
+    capsys.readouterr()
+    monkeypatch.setenv(checks.STRICT_ENV_VAR, "1")
+    used = pieces_made_with(monkeypatch)
+    table = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in table.splitlines()[2:]}
+    assert set(rows) == set(parts.TOKENIZER_PARTS), table
+    assert all(row.split()[1:] == ["10", "yours"] for row in rows.values()), table
+    keyword = {"bpe_train": "train_fn", "bpe_encode_with_specials": "encode_fn", "bpe_decode": "decode_fn"}
+    for name, argument in keyword.items():
+        assert used[argument].__code__.co_filename == str(my_parts / f"{name}.py"), name
+
+
+def test_a_tokenizer_function_not_done_or_wrong_falls_back_to_the_reference(my_parts, monkeypatch, capsys):
+    used = pieces_made_with(monkeypatch)          # nothing run: the reference everywhere
+    assert used == {"train_fn": bpe.train, "encode_fn": bpe.encode_with_specials,
+                    "decode_fn": bpe.decode}
+    assert capsys.readouterr().out.count("reference (not run yet)") == 3
+    tokenizer_solutions(wrong_train=True)         # train's check fails; the others pass and are saved
+    assert not (my_parts / "bpe_train.py").exists() and (my_parts / "bpe_decode.py").exists()
+    capsys.readouterr()
+    used = pieces_made_with(monkeypatch)
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert used["train_fn"] is bpe.train and "reference (its check failed)" in rows["bpe_train"]
+    assert used["decode_fn"].__code__.co_filename == str(my_parts / "bpe_decode.py")
+    assert rows["bpe_decode"].endswith("yours")
+
+
+def test_strict_mode_requires_notebook_10s_tokenizer(my_parts, monkeypatch):
+    from transformer_course.task.sentence_pieces import PieceTokenizers
+
+    monkeypatch.setenv(checks.STRICT_ENV_VAR, "1")
+    with pytest.raises(checks.ExerciseNotDone, match="bpe_train: not run yet — run notebook 10_tokens"):
+        PieceTokenizers.learners([], 300, 300)

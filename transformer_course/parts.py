@@ -50,11 +50,16 @@ class TravellingPart:
 
     ``check`` is the check in ``transformer_course.checks`` ("topic.function"); None for a
     part that is not an exercise but is built on ones that are (the stacks, the sinusoidal module).
+    ``exercise`` is the name its check reports when it differs from ``name`` (notebook 10's ``train``
+    travels as ``bpe_train``, so that it is never taken for another ``train``), and ``reference`` the
+    package's version ("module.attribute") when it is not ``transformer_course.<name>``.
     """
 
     name: str
     notebook: str
     check: str | None = None
+    exercise: str | None = None
+    reference: str | None = None
 
 
 PARTS: dict[str, TravellingPart] = {part.name: part for part in [
@@ -73,11 +78,34 @@ PARTS: dict[str, TravellingPart] = {part.name: part for part in [
     TravellingPart("Encoder", "06_encoder_decoder"),
     TravellingPart("Decoder", "06_encoder_decoder"),
     TravellingPart("Transformer", "07_training_a_translator", "model.check_transformer"),
+    # notebook 10's tokenizer: the functions a BPETokenizer is made of (train_fn, encode_fn, decode_fn)
+    TravellingPart("bpe_train", "10_tokens", "tokens.check_train", "train", "transformer_course.tokenizer.train"),
+    TravellingPart("bpe_encode_with_specials", "10_tokens", "tokens.check_encode_with_specials",
+                   "encode_with_specials", "transformer_course.tokenizer.encode_with_specials"),
+    TravellingPart("bpe_decode", "10_tokens", "tokens.check_decode", "decode", "transformer_course.tokenizer.decode"),
 ]}
 """Every part that travels, in the order the course teaches them: a part may use only earlier ones."""
 
-MODEL_PARTS = tuple(PARTS)
-"""All of them: ``load(*MODEL_PARTS)`` is everything notebook 07's translator is made of."""
+TOKENIZER_PARTS = ("bpe_train", "bpe_encode_with_specials", "bpe_decode")
+"""Notebook 10's functions that make a tokenizer: ``BPETokenizer.trained(..., train_fn=, encode_fn=, decode_fn=)``."""
+
+MODEL_PARTS = tuple(name for name in PARTS if name not in TOKENIZER_PARTS)
+"""The model's parts: ``load(*MODEL_PARTS)`` is everything notebook 07's translator is made of."""
+
+_BY_EXERCISE = {(part.exercise or part.name): part.name for part in PARTS.values() if part.check is not None}
+"""The name a check reports -> the part it saves."""
+
+
+def reference_of(name: str) -> Any:
+    """The package's version of the part ``name``: ``transformer_course.<name>``, or its ``reference``."""
+    import importlib
+
+    import transformer_course as tc
+    where = PARTS[name].reference
+    if where is None:
+        return getattr(tc, name)
+    module, attribute = where.rsplit(".", 1)
+    return getattr(importlib.import_module(module), attribute)
 
 
 def _preamble() -> dict[str, Any]:
@@ -344,25 +372,26 @@ def not_saving():
         _not_saving.reset(token)
 
 
-def _on_check_result(name: str, learner: Any, outcome: str) -> None:
+def _on_check_result(exercise: str, learner: Any, outcome: str) -> None:
     """The hook in ``checks._core.RESULT_HOOKS``: save a travelling part that passed, remove one that did not."""
-    if _not_saving.get() or name not in PARTS or PARTS[name].check is None or not _saving_enabled():
+    name = _BY_EXERCISE.get(exercise)
+    if _not_saving.get() or name is None or not _saving_enabled():
         return
     try:
         shown = f"{parts_dir().name}/{name}.py"
         if outcome == "correct" and not _is_package_code(learner):
             save(name, learner)
             _write_results(name, outcome)
-            print(f"  (saved as {shown}: later notebooks build on your {name})")
+            print(f"  (saved as {shown}: later notebooks build on your {exercise})")
             return
         removed = remove(name)
         _write_results(name, "reference" if outcome == "correct" else outcome)
         if removed:
-            print(f"  (removed {shown}: later notebooks use the reference {name} until this check passes)")
+            print(f"  (removed {shown}: later notebooks use the reference {exercise} until this check passes)")
     except Exception as err:  # saving must never break a check
         with contextlib.suppress(Exception):
             remove(name)  # an older copy must not stand in for the code that was just checked
-        print(f"  (your {name} could not be saved for later notebooks, which will use the reference: "
+        print(f"  (your {exercise} could not be saved for later notebooks, which will use the reference: "
               f"{type(err).__name__}: {err})")
 
 
@@ -491,8 +520,7 @@ def built_on(cls: type, parts: dict[str, Any]) -> type:
 
 def _reference(name: str, resolved: dict[str, Loaded], why: str) -> Loaded:
     """The package's version of the part, built on the learner's earlier parts where it uses any."""
-    import transformer_course as tc
-    original = getattr(tc, name)
+    original = reference_of(name)
     arguments = part_arguments(original)
     deps = tuple(n for n in PARTS if n in arguments)
     built: list[str] = []
@@ -561,6 +589,6 @@ def load(*names: str, quiet: bool = False) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{n: resolved[n].obj for n in names})
 
 
-__all__ = ["PARTS", "MODEL_PARTS", "TravellingPart", "load", "check_function", "parts_dir", "part_file", "save",
+__all__ = ["PARTS", "MODEL_PARTS", "TOKENIZER_PARTS", "TravellingPart", "reference_of", "load", "check_function", "parts_dir", "part_file", "save",
            "part_arguments", "built_on",
            "remove", "not_saving", "source_of", "table"]

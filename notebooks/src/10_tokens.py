@@ -453,7 +453,9 @@ encode_with_specials = checks.tokens.check_encode_with_specials(encode_with_spec
 # `ref.BPETokenizer` only holds the merges and the specials and calls *your*
 # functions (those that passed their checks; the reference for any not done
 # yet). The round trip must be exact for **any** string, including letters
-# it never saw in training: those simply stay bytes.
+# it never saw in training: those simply stay bytes. Like the model's parts,
+# your `train`, `encode_with_specials` and `decode` are saved in `my_parts/`
+# when their checks pass: notebook 11 learns its tokenizers with them.
 
 # %%
 tokenizer = ref.BPETokenizer(merges, encode_fn=encode_with_specials, decode_fn=decode)

@@ -303,11 +303,11 @@ show("longer sentences")
 # same model, the same sentences, the same 800 steps and seed, on pieces.
 #
 # **The tokenizers.** One per language, each learned from its side of the
-# training sentences (one sentence a line) with the package's byte-level
-# BPE, `transformer_course.tokenizer`: the functions of notebook 10's
-# exercises. (Those do not travel to later notebooks as the model's parts
-# do, so yours is not loaded here; where their checks passed they learn the
-# same merges.) Two tokenizers, not one joint one: the model has a separate
+# training sentences (one sentence a line) with notebook 10's byte-level
+# BPE: **your** `train`, `encode_with_specials` and `decode` where their
+# checks passed (saved in `my_parts/` as the model's parts are; the table
+# below says which), the reference otherwise. Right ones learn the same
+# merges as the reference. Two tokenizers, not one joint one: the model has a separate
 # embedding table for each side, so the other language's pieces would only
 # be rows a side never uses, and each language's merges go to its own
 # frequent pieces. The sizes: 600 ids for English and 1,000 for German
@@ -324,7 +324,7 @@ from transformer_course.task import sentence_pieces
 from transformer_course.task.sentence_pieces import PieceTokenizers
 
 start_cpu = time.process_time()
-piece_tokenizers = PieceTokenizers.trained(data.train)   # English 600, German 1,000
+piece_tokenizers = PieceTokenizers.learners(data.train)   # English 600, German 1,000; yours where they passed
 print(f"both tokenizers learned from {len(data.train):,} sentences in {time.process_time() - start_cpu:.1f} s "
       f"of CPU time: {len(piece_tokenizers.en.merges)} English and {len(piece_tokenizers.de.merges)} German merges")
 

@@ -65,6 +65,20 @@ class PieceTokenizers:
         return {"en": [list(p) for p in self.en.merges], "de": [list(p) for p in self.de.merges]}
 
     @classmethod
+    def learners(cls, sentences: Sequence[Sentence], en_size: int = EN_VOCAB_SIZE, de_size: int = DE_VOCAB_SIZE,
+                 quiet: bool = False) -> PieceTokenizers:
+        """:meth:`trained` with notebook 10's functions: yours where their checks passed (``tc.parts``), else the reference.
+
+        Prints the parts table (part, notebook, used here); in strict mode a function of yours that
+        is missing raises, as for the model's parts.
+        """
+        from .. import parts
+
+        mine = parts.load(*parts.TOKENIZER_PARTS, quiet=quiet)
+        return cls.trained(sentences, en_size, de_size, train_fn=mine.bpe_train, encode_fn=mine.bpe_encode_with_specials,
+                           decode_fn=mine.bpe_decode)
+
+    @classmethod
     def from_merges(cls, merges: dict[str, list[list[int]]]) -> PieceTokenizers:
         """The tokenizers of stored merges (:meth:`merges`)."""
         return cls(BPETokenizer([tuple(p) for p in merges["en"]]), BPETokenizer([tuple(p) for p in merges["de"]]))
